@@ -1,0 +1,1 @@
+"""Resources: idsets, hostlists, R (Rv1), local discovery and the inventory service."""
