@@ -1,0 +1,75 @@
+"""Static configuration of one broker (what bootstrap decides before it runs)."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from fluxlab.transport import CurveCert
+
+__all__ = ["BrokerConfig", "CT", "DEFAULT_MODULES"]
+
+#: Modules loaded at start (rc1) as ``(name, ranks, args)``; ranks "0" or "all".
+DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
+    ("heartbeat", "0", []),
+]
+
+
+class CT:
+    """Control message types (``Message.control(ctype, status)``)."""
+
+    HELLO = 1  # child -> parent: {"rank", "pid", "hostname"}
+    KEEPALIVE = 2  # both ways
+    READY = 3  # child -> parent: my whole subtree finished INIT
+    RUN = 4  # parent -> child: quorum reached, enter RUN
+    SHUTDOWN = 5  # parent -> child: shut down
+    GOODBYE = 6  # child -> parent: I am exiting
+    CLIENT_HELLO = 7  # client -> broker: {"pid", "hostname"}
+    CLIENT_GOODBYE = 8  # client -> broker
+
+
+@dataclass
+class BrokerConfig:
+    """Everything one broker needs to know at construction time.
+
+    Attributes
+    ----------
+    rank, size, fanout
+        Position in the k-ary tree (``tbon.fanout``).
+    transport
+        Overlay scheme between brokers: ``inproc``, ``ipc`` or ``tcp``.
+    rundir
+        Directory for ipc sockets and runtime files (must exist).
+    statedir
+        Directory for persistent state (KVS content), or None for memory only.
+    cert
+        CURVE certificate shared by the instance (required for ``tcp``).
+    embedded
+        True when the broker runs as a thread in the client's process: its
+        client socket also binds an ``inproc://`` endpoint.
+    modules
+        ``(name, ranks, args)`` to load in INIT.
+    attrs
+        Extra/overriding broker attributes (``-S name=value``).
+    conf
+        Instance configuration (TOML/YAML-like dict), readable by modules.
+    """
+
+    rank: int = 0
+    size: int = 1
+    fanout: int = 2
+    transport: str = "ipc"
+    rundir: str = ""
+    statedir: str | None = None
+    cert: CurveCert | None = None
+    embedded: bool = False
+    instance_id: str = ""
+    modules: list[tuple[str, str, list[str]]] = field(default_factory=lambda: list(DEFAULT_MODULES))
+    attrs: dict[str, str] = field(default_factory=dict)
+    conf: dict = field(default_factory=dict)
+    hostname: str = field(default_factory=socket.gethostname)
+    keepalive: float = 1.0
+    timeout: float = 15.0
+    shutdown_grace: float = 10.0
+    parent_uri: str = ""
+    instance_level: int = 0

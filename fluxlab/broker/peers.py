@@ -1,0 +1,101 @@
+"""What a broker remembers about its clients and child brokers."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from fluxlab._proto import FLAG_NORESPONSE, FLAG_STREAMING, Message
+
+if TYPE_CHECKING:
+    from fluxlab.broker.broker import Broker
+
+__all__ = ["ChildPeer", "ClientPeer"]
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+class ClientPeer:
+    """A connected client: event subscriptions, services used, liveness."""
+
+    __slots__ = ("hop", "ident", "pidfd", "subs", "used")
+
+    def __init__(self, hop: str, ident: bytes):
+        self.hop = hop
+        self.ident = ident
+        self.subs: list[str] = []
+        #: (service, nodeid) pairs it sent requests to: who gets `.disconnect`
+        self.used: set[tuple[str, int]] = set()
+        self.pidfd: int | None = None
+
+    def subscribed(self, topic: str) -> bool:
+        for prefix in self.subs:
+            if topic.startswith(prefix):
+                return True
+        return False
+
+    def watch_pid(self, pid: int) -> int | None:
+        """Open a pidfd so the broker learns at once when the process dies."""
+        if self.pidfd is None:
+            self.pidfd = _pidfd(pid)
+        return self.pidfd
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+class ChildPeer:
+    """A child broker: online/lost status and requests forwarded to it.
+
+    ``pending`` maps ``(route, matchtag)`` of each request forwarded down to
+    this child (and still expecting a response) to the request, so that if the
+    child is lost every waiting requester gets ``EHOSTUNREACH`` at once.
+    """
+
+    __slots__ = ("last_seen", "lost", "online", "pending", "pidfd", "rank", "t_change")
+
+    def __init__(self, rank: int):
+        self.rank = rank
+        self.online = False
+        self.lost = False
+        self.t_change = time.time()
+        self.last_seen = time.monotonic()
+        self.pending: dict[tuple, Message] = {}
+        self.pidfd: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "online" if self.online else ("lost" if self.lost else "offline")
+
+    def remember(self, msg: Message) -> None:
+        if not msg.flags & FLAG_NORESPONSE:
+            self.pending[(tuple(msg.route), msg.aux2)] = msg
+
+    def forget(self, resp: Message) -> None:
+        """A response came back up through this child; drop it if terminal."""
+        if self.pending and (resp.aux1 or not resp.flags & FLAG_STREAMING):
+            self.pending.pop((tuple(resp.route), resp.aux2), None)
+
+    def fail_pending(self, broker: Broker, errnum: int, text: str) -> None:
+        pending, self.pending = self.pending, {}
+        for msg in pending.values():
+            resp = msg.response(None, errnum, text)
+            broker.route_response(resp)
+
+    def watch_pid(self, pid: int) -> int | None:
+        if self.pidfd is None:
+            self.pidfd = _pidfd(pid)
+        return self.pidfd
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None

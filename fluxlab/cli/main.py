@@ -1,0 +1,205 @@
+"""Command dispatch for ``fluxlab`` (and the ``%flux`` magics).
+
+:func:`run_command` is the single entry point: it parses ``argv`` with the
+command's own parser, runs it with a :class:`Context` that supplies the
+output streams and a lazily connected handle, and turns errors into a one-line
+message and a non-zero status — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any, TextIO
+
+__all__ = ["COMMANDS", "CommandError", "Context", "build_parser", "main", "run_command"]
+
+#: command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "start": ("fluxlab.cli.cmd_start", "start an instance of N local broker processes"),
+    "shutdown": ("fluxlab.cli.cmd_broker", "shut the instance down"),
+    "getattr": ("fluxlab.cli.cmd_attr", "print the value of a broker attribute"),
+    "setattr": ("fluxlab.cli.cmd_attr", "set a broker attribute"),
+    "lsattr": ("fluxlab.cli.cmd_attr", "list broker attributes"),
+    "dmesg": ("fluxlab.cli.cmd_broker", "print the broker log ring buffer"),
+    "ping": ("fluxlab.cli.cmd_broker", "send ping requests to a broker service"),
+    "uptime": ("fluxlab.cli.cmd_broker", "tell how long the instance has been running"),
+    "overlay": ("fluxlab.cli.cmd_overlay", "show the broker tree and each rank's health"),
+    "module": ("fluxlab.cli.cmd_module", "list, load or remove broker modules"),
+    "event": ("fluxlab.cli.cmd_broker", "publish or subscribe to events"),
+    "keygen": ("fluxlab.cli.cmd_broker", "create a CURVE certificate for tcp overlays"),
+}
+
+
+class CommandError(Exception):
+    """A user-facing error: printed as ``fluxlab-CMD: message``, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting (usable in magics)."""
+
+    def __init__(self, *args, out: TextIO | None = None, err: TextIO | None = None, **kw):
+        super().__init__(*args, **kw)
+        self._out, self._err = out, err
+
+    def exit(self, status: int = 0, message: str | None = None):
+        if message:
+            (self._err or sys.stderr).write(message)
+        raise _Exit(status)
+
+    def error(self, message: str):
+        self.print_usage(self._err or sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def print_help(self, file=None):
+        super().print_help(file or self._out or sys.stdout)
+
+    def print_usage(self, file=None):
+        super().print_usage(file or self._err or sys.stderr)
+
+
+class _Exit(Exception):
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+class Context:
+    """What a command needs besides its arguments.
+
+    Parameters
+    ----------
+    stdout, stderr : text streams
+    handle : fluxlab.Flux, optional
+        Use this handle instead of connecting to ``$FLUXLAB_URI``.
+    uri : str, optional
+        Connect here instead of ``$FLUXLAB_URI``.
+    """
+
+    def __init__(
+        self,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        handle: Any = None,
+        uri: str | None = None,
+        interactive: bool = False,
+    ):
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self._handle = handle
+        self._own = False
+        self.uri = uri
+        self.interactive = interactive
+
+    @property
+    def h(self):
+        """The handle, connected on first use."""
+        if self._handle is None:
+            from fluxlab.core.handle import Flux
+
+            self._handle = Flux(self.uri)
+            self._own = True
+        return self._handle
+
+    def print(self, *args: Any, **kw: Any) -> None:
+        print(*args, file=self.stdout, **kw)
+
+    def close(self) -> None:
+        if self._own and self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _make_parser(prog: str, out: TextIO | None, err: TextIO | None, only: str | None) -> _Parser:
+    parser = _Parser(
+        prog=prog, description="fluxlab: a Jupyter-native HPC workload manager", out=out, err=err
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    loaded = set()
+    for name, (modname, helptext) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        mod = importlib.import_module(modname)
+        adder = getattr(mod, f"add_parser_{name.replace('-', '_')}", None) or mod.add_parser
+        p = adder(sub, name, helptext)
+        p._out, p._err = out, err
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sp in action.choices.values():
+                    sp._out, sp._err = out, err
+        loaded.add(name)
+    return parser
+
+
+def build_parser(
+    prog: str = "fluxlab", stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> argparse.ArgumentParser:
+    """The full parser with every command (loads every command module)."""
+    return _make_parser(prog, stdout, stderr, None)
+
+
+def _version() -> str:
+    from fluxlab._version import __version__
+
+    return f"fluxlab {__version__}"
+
+
+def run_command(argv: list[str], ctx: Context | None = None, prog: str = "fluxlab") -> int:
+    """Parse and run one command; returns its exit status.
+
+    Usage errors print the usage and return 2; :class:`CommandError` and
+    fluxlab errors print ``PROG-CMD: message`` and return 1.
+    """
+    ctx = ctx or Context()
+    name = next((a for a in argv if not a.startswith("-")), None)
+    only = name if name in COMMANDS else None
+    if (
+        name is not None
+        and only is None
+        and not any(a in ("-h", "--help", "--version") for a in argv)
+    ):
+        ctx.stderr.write(
+            f"{prog}: unknown command {name!r}; known commands: {', '.join(sorted(COMMANDS))}\n"
+        )
+        return 2
+    try:
+        parser = _make_parser(prog, ctx.stdout, ctx.stderr, only)
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help(ctx.stdout)
+            return 2
+        return int(args.func(args, ctx) or 0)
+    except _Exit as e:
+        return e.status
+    except KeyboardInterrupt:
+        ctx.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 141
+    except CommandError as e:
+        ctx.stderr.write(f"{prog}-{name}: {e}\n")
+        return 1
+    except OSError as e:  # FluxError and friends
+        ctx.stderr.write(f"{prog}-{name}: {e.strerror or e}\n")
+        return 1
+    except ValueError as e:
+        ctx.stderr.write(f"{prog}-{name}: {e}\n")
+        return 1
+    finally:
+        ctx.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point."""
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        return run_command(argv)
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

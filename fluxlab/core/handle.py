@@ -1,0 +1,810 @@
+"""The client handle: ``fluxlab.Flux(uri)``, compatible with ``flux.Flux``.
+
+A handle owns one zmq DEALER socket connected to a broker's client endpoint.
+It is safe to use from several threads:
+
+* every socket operation holds ``_sock_lock``;
+* a thread that waits on a future becomes the *leader* if nobody else is
+  pumping the socket: it selects on the socket's fd, drains whatever arrived
+  and hands each message to its future or queue, then wakes the *followers*
+  (other waiting threads) through ``_cv``;
+* a thread that sends also drains what is readable, so an edge of the
+  (edge-triggered) zmq fd is never lost, and pokes the leader's wake pipe.
+
+Then-callbacks never run inside that machinery: they run in the handle's
+callback context — ``h.reactor_run()`` in the calling thread, or, once the
+handle is attached to an asyncio loop (automatically when a callback is
+registered or a future awaited inside a running loop, e.g. a Jupyter
+kernel), on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fnmatch
+import heapq
+import itertools
+import json
+import os
+import select
+import socket
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from fluxlab._proto import (
+    EVENT,
+    FLAG_NORESPONSE,
+    FLAG_STREAMING,
+    NODEID_ANY,
+    REQUEST,
+    RESPONSE,
+    TYPE_ANY,
+    Message,
+    ProtocolError,
+    decode,
+)
+from fluxlab.core.errors import FluxError, error_from_response
+from fluxlab.core.future import Future, FutureOwner
+from fluxlab.transport.fastio import has_input, recv_frames, send_frames
+
+__all__ = ["Flux", "MsgWatcher", "TimerWatcher", "resolve_uri"]
+
+CT_CLIENT_HELLO = 7
+CT_CLIENT_GOODBYE = 8
+
+#: in-process brokers: ``local-uri -> inproc endpoint`` (filled by embedded instances)
+_INPROC: dict[str, str] = {}
+#: live handles per local-uri, so a stopping embedded instance can fail them
+_HANDLES: dict[str, weakref.WeakSet] = {}
+
+
+def resolve_uri(uri: str | None) -> str:
+    """Turn a user-supplied URI (or ``$FLUXLAB_URI``) into a zmq endpoint.
+
+    ``local:///path`` is accepted as a synonym of ``ipc:///path``.
+
+    Raises
+    ------
+    FluxError
+        ``ENOENT`` with advice when no URI is given and ``FLUXLAB_URI`` is unset.
+    """
+    if not uri:
+        uri = os.environ.get("FLUXLAB_URI", "")
+    if not uri:
+        raise FluxError(
+            errno.ENOENT,
+            "no fluxlab instance: FLUXLAB_URI is not set. Start one with "
+            "fluxlab.start() in Python, `%flux start` in a notebook, or "
+            "`fluxlab start` in a shell",
+        )
+    if uri.startswith("local://"):
+        uri = "ipc://" + uri[len("local://") :]
+    return uri
+
+
+class RPCContext:
+    __slots__ = ("matchtag", "nodeid", "topic")
+
+    def __init__(self, topic: str, nodeid: int, matchtag: int):
+        self.topic, self.nodeid, self.matchtag = topic, nodeid, matchtag
+
+    def __repr__(self) -> str:
+        return f"rpc {self.topic}"
+
+
+class MsgWatcher:
+    """Calls ``callback(handle, watcher, msg, args)`` for matching messages."""
+
+    def __init__(
+        self,
+        h: Flux,
+        callback: Callable,
+        type_mask: int,
+        topic_glob: str,
+        args: Any,
+        match_tag: int,
+    ):
+        self.h, self.callback, self.type_mask = h, callback, type_mask
+        self.topic_glob, self.args, self.match_tag = topic_glob, args, match_tag
+        self.active = False
+
+    def matches(self, msg: Message) -> bool:
+        if not msg.type & self.type_mask:
+            return False
+        if self.match_tag and msg.aux2 != self.match_tag:
+            return False
+        return self.topic_glob in ("*", "") or fnmatch.fnmatchcase(msg.topic, self.topic_glob)
+
+    def start(self) -> MsgWatcher:
+        self.active = True
+        self.h._watchers.add(self)
+        return self
+
+    def stop(self) -> MsgWatcher:
+        self.active = False
+        self.h._watchers.discard(self)
+        return self
+
+    def destroy(self) -> None:
+        self.stop()
+
+
+class TimerWatcher:
+    """Calls ``callback(handle, watcher, revents, args)`` after ``after`` s (repeating)."""
+
+    def __init__(self, h: Flux, after: float, callback: Callable, repeat: float, args: Any):
+        self.h, self.after, self.callback, self.repeat, self.args = h, after, callback, repeat, args
+        self.deadline = 0.0
+        self.active = False
+
+    def start(self) -> TimerWatcher:
+        self.active = True
+        self.deadline = time.monotonic() + self.after
+        self.h._add_timer(self)
+        return self
+
+    def stop(self) -> TimerWatcher:
+        self.active = False
+        return self
+
+    def destroy(self) -> None:
+        self.stop()
+
+
+def _goodbye(sock: zmq.Socket, lock: threading.Lock) -> None:
+    try:
+        with lock:
+            if not sock.closed:
+                sock.send_multipart(Message.control(CT_CLIENT_GOODBYE).encode(), zmq.NOBLOCK)
+                sock.close(linger=100)
+    except Exception:  # noqa: BLE001 - best effort at teardown
+        pass
+
+
+class Flux(FutureOwner):
+    """A connection to a fluxlab instance (``flux.Flux``).
+
+    Parameters
+    ----------
+    url : str, optional
+        The instance URI (``ipc:///...``, ``local:///...`` or ``inproc://...``);
+        default ``$FLUXLAB_URI``.
+    flags : int
+        Accepted for compatibility; unused.
+    handle : Flux, optional
+        Accepted for compatibility: another handle whose URI to reuse.
+
+    Raises
+    ------
+    FluxError
+        ``ENOENT``/``ECONNREFUSED`` when nothing listens at the URI.
+    """
+
+    def __init__(self, url: str | None = None, flags: int = 0, handle: Flux | None = None):
+        from fluxlab.transport import context, transport_for_uri
+
+        if handle is not None and url is None:
+            url = handle.uri
+        self.uri = resolve_uri(url)
+        endpoint = _INPROC.get(self.uri, self.uri)
+        if endpoint.startswith("ipc://"):
+            _check_ipc(endpoint)
+        self._pid = os.getpid()
+        self._sock = context().socket(zmq.DEALER)
+        self._sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
+        self._sock.setsockopt(zmq.SNDHWM, 0)
+        self._sock.setsockopt(zmq.RCVHWM, 0)
+        self._monitor = None
+        if endpoint.startswith(("ipc://", "tcp://")):
+            self._monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        transport_for_uri(endpoint).connect(self._sock, endpoint)
+        self._fd = self._sock.getsockopt(zmq.FD)
+        self._sock_lock = threading.Lock()
+        self._leader = threading.Lock()
+        self._cv = threading.Condition(threading.Lock())
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._tags = itertools.count(1)
+        self._rpcs: dict[int, Future] = {}
+        self._events: deque[Message] = deque()
+        self._requests: deque[Message] = deque()
+        self._watchers: set[MsgWatcher] = set()
+        self._timers: list = []
+        self._timer_seq = itertools.count()
+        self._pending: deque[Future | Callable] = deque()
+        self._pending_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_scheduled = False
+        self._reactor_threads = 0
+        self._reactor_stop = False
+        self._dead: FluxError | None = None
+        self._closed = False
+        self._rank: int | None = None
+        self._aux: dict[str, Any] = {}
+        self._send(
+            Message.control(
+                CT_CLIENT_HELLO, 0, {"pid": os.getpid(), "hostname": socket.gethostname()}
+            )
+        )
+        self._finalizer = weakref.finalize(self, _goodbye, self._sock, self._sock_lock)
+        _HANDLES.setdefault(self.uri, weakref.WeakSet()).add(self)
+
+    # -- context manager / teardown --------------------------------------------
+    def __enter__(self) -> Flux:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Say goodbye to the broker and close the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        self._detach_loop()
+        with self._sock_lock:
+            if self._monitor is not None:
+                try:
+                    self._sock.disable_monitor()
+                except zmq.ZMQError:
+                    pass
+                self._monitor.close(linger=0)
+        self._finalizer()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._fail_all(FluxError(errno.ECONNRESET, "handle closed"))
+
+    def _mark_dead(self, why: str) -> None:
+        """The instance went away: fail every outstanding RPC (any thread)."""
+        if self._dead is None:
+            self._dead = FluxError(errno.ECONNRESET, why)
+        self._fail_all(self._dead)
+        self._poke()
+
+    def _fail_all(self, exc: FluxError) -> None:
+        rpcs, self._rpcs = self._rpcs, {}
+        for fut in rpcs.values():
+            fut.fail(exc)
+        with self._cv:
+            self._cv.notify_all()
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise FluxError(errno.EBADF, "the handle is closed")
+        if self._pid != os.getpid():
+            raise FluxError(
+                errno.EINVAL, "a handle cannot be used after fork(); create a new fluxlab.Flux()"
+            )
+        if self._dead is not None:
+            raise FluxError(self._dead.errno, str(self._dead))
+
+    # -- sending ------------------------------------------------------------
+    def _send(self, msg: Message) -> None:
+        frames = msg.encode()
+        with self._sock_lock:
+            send_frames(self._sock, frames)
+            got = self._drain_locked()
+        if got:
+            self._dispatch(got)
+            self._poke()
+
+    def _poke(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def rpc(
+        self, topic: str, payload: Any = None, nodeid: int = NODEID_ANY, flags: int = 0
+    ) -> Future:
+        """Send a request; returns a future (``.get()``, ``.then()``, ``await``).
+
+        ``payload`` may be a dict (or any JSON value) or a JSON string.
+        """
+        self._check_usable()
+        if isinstance(payload, (str, bytes)):
+            try:
+                payload = json.loads(payload)
+            except ValueError as e:
+                raise FluxError(
+                    errno.EPROTO, f"rpc {topic}: payload string is not JSON: {e}"
+                ) from None
+        streaming = bool(flags & FLAG_STREAMING)
+        fut = Future(self, streaming=streaming)
+        if flags & FLAG_NORESPONSE:
+            tag = 0
+        else:
+            tag = next(self._tags)
+            self._rpcs[tag] = fut
+        fut.context = RPCContext(topic, nodeid, tag)
+        try:
+            self._send(Message.request(topic, payload, nodeid=nodeid, matchtag=tag, flags=flags))
+        except (TypeError, ValueError) as e:
+            self._rpcs.pop(tag, None)
+            raise FluxError(
+                errno.EPROTO, f"rpc {topic}: payload is not JSON-serialisable: {e}"
+            ) from None
+        if not tag:
+            fut.fulfill(None)
+        return fut
+
+    def send(self, msg: Message, flags: int = 0) -> None:
+        self._check_usable()
+        self._send(msg)
+
+    def respond(self, message: Message, payload: Any = None) -> None:
+        """Answer a request received by a service this handle registered."""
+        if isinstance(payload, (str, bytes)):
+            payload = json.loads(payload)
+        self.send(message.response(payload))
+
+    def respond_error(self, message: Message, errnum: int, errstr: str = "") -> None:
+        self.send(message.response(None, errnum, errstr))
+
+    # -- receiving ------------------------------------------------------------
+    def _drain_locked(self) -> list[list[bytes]]:
+        """Read everything readable (caller holds ``_sock_lock``)."""
+        out = []
+        sock = self._sock
+        try:
+            while has_input(sock):
+                out.append(recv_frames(sock))
+        except zmq.ZMQError:
+            pass
+        mon = self._monitor
+        if mon is not None:
+            try:
+                while has_input(mon):
+                    recv_frames(mon)
+                    out.append(None)  # disconnect marker
+            except zmq.ZMQError:
+                pass
+        return out
+
+    def _dispatch(self, batch: list) -> None:
+        schedule = []
+        with self._cv:
+            for frames in batch:
+                if frames is None:
+                    self._dead = FluxError(
+                        errno.ECONNRESET, f"lost connection to the fluxlab broker at {self.uri}"
+                    )
+                    continue
+                try:
+                    msg = decode(frames)
+                except ProtocolError:
+                    continue
+                mtype = msg.type
+                if mtype == RESPONSE:
+                    fut = self._rpcs.get(msg.aux2)
+                    if fut is None:
+                        continue
+                    if msg.aux1:
+                        del self._rpcs[msg.aux2]
+                        fut.fail(error_from_response(msg.aux1, msg.errstr))
+                    else:
+                        if not fut.streaming:
+                            del self._rpcs[msg.aux2]
+                        try:
+                            fut.fulfill(msg.payload)
+                        except ProtocolError as e:
+                            self._rpcs.pop(msg.aux2, None)
+                            fut.fail(FluxError(errno.EPROTO, str(e)))
+                else:
+                    matched = [w for w in self._watchers if w.matches(msg)]
+                    if matched:
+                        schedule.extend((w, msg) for w in matched)
+                    elif mtype == EVENT:
+                        self._events.append(msg)
+                    elif mtype == REQUEST:
+                        self._requests.append(msg)
+            if self._dead is not None:
+                rpcs, self._rpcs = self._rpcs, {}
+                for fut in rpcs.values():
+                    fut.fail(self._dead)
+            self._cv.notify_all()
+        for w, msg in schedule:
+            self._schedule(lambda w=w, m=msg: w.active and w.callback(self, w, m, w.args))
+
+    def _pump(self, timeout: float | None) -> None:
+        """One leader step: wait up to ``timeout`` for input, then dispatch it."""
+        with self._sock_lock:
+            got = self._drain_locked()
+        if not got:
+            fds = [self._fd, self._wake_r]
+            if self._monitor is not None:
+                fds.append(self._monitor.getsockopt(zmq.FD))
+            try:
+                ready, _, _ = select.select(fds, [], [], timeout)
+            except (OSError, ValueError):
+                return
+            if self._wake_r in ready:
+                try:
+                    os.read(self._wake_r, 4096)
+                except OSError:
+                    pass
+            with self._sock_lock:
+                got = self._drain_locked()
+        if got:
+            self._dispatch(got)
+
+    def _wait_until(self, cond: Callable[[], bool], timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not cond():
+            if self._dead is not None or self._closed:
+                return cond()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            if self._leader.acquire(blocking=False):
+                try:
+                    if cond():
+                        break
+                    self._pump(remaining if remaining is None or remaining < 1.0 else 1.0)
+                finally:
+                    with self._cv:
+                        self._leader.release()
+                        self._cv.notify_all()
+            else:
+                with self._cv:
+                    if not cond() and self._leader.locked():
+                        self._cv.wait(0.05 if remaining is None else min(remaining, 0.05))
+        return True
+
+    # -- FutureOwner ----------------------------------------------------------
+    def _future_wait(self, fut: Future, timeout: float | None) -> bool:
+        if self._pid != os.getpid():
+            raise FluxError(
+                errno.EINVAL, "a handle cannot be used after fork(); create a new fluxlab.Flux()"
+            )
+        return self._wait_until(fut.is_ready, timeout)
+
+    def _future_schedule(self, fut: Future) -> None:
+        self._schedule(fut)
+
+    def _future_then(self, fut: Future) -> None:
+        if self._loop is None and not self._reactor_threads:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self.attach_loop(loop)
+
+    def _future_await(self, fut: Future):
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self.attach_loop(loop)
+        return self._await(fut, loop)
+
+    async def _await(self, fut: Future, loop: asyncio.AbstractEventLoop) -> Any:
+        while not fut.is_ready():
+            af = loop.create_future()
+
+            def wake(af=af):
+                loop.call_soon_threadsafe(lambda: af.done() or af.set_result(None))
+
+            fut.add_waiter(wake)
+            if self._dead is not None:
+                raise FluxError(self._dead.errno, str(self._dead))
+            await af
+        return fut.get(0)
+
+    def _future_cancel(self, fut: Future) -> None:
+        ctx = fut.context
+        if isinstance(ctx, RPCContext) and ctx.matchtag:
+            service = ctx.topic.partition(".")[0]
+            self.rpc(f"{service}.cancel", {"matchtag": ctx.matchtag}, ctx.nodeid, FLAG_NORESPONSE)
+
+    # -- callback context -------------------------------------------------------
+    def _schedule(self, item: Future | Callable) -> None:
+        with self._pending_lock:
+            self._pending.append(item)
+            loop = self._loop
+            kick = loop is not None and not self._loop_scheduled
+            if kick:
+                self._loop_scheduled = True
+        if kick:
+            try:
+                loop.call_soon_threadsafe(self._run_pending_loop)
+            except RuntimeError:  # loop closed
+                self._loop = None
+        elif loop is None:
+            self._poke()
+
+    def _run_pending_loop(self) -> None:
+        with self._pending_lock:
+            self._loop_scheduled = False
+        self._run_pending()
+
+    def _run_pending(self) -> None:
+        while True:
+            with self._pending_lock:
+                if not self._pending:
+                    return
+                item = self._pending.popleft()
+            try:
+                if isinstance(item, Future):
+                    item._run_callback()
+                else:
+                    item()
+            except Exception as e:
+                self._aux["exception"] = e
+                if self._reactor_threads:
+                    self._reactor_stop = True
+                else:
+                    import logging
+
+                    logging.getLogger("fluxlab.handle").exception("callback failed: %s", e)
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run this handle's callbacks on ``loop`` and pump the socket from it."""
+        if self._loop is loop:
+            return
+        self._detach_loop()
+        self._loop = loop
+        loop.add_reader(self._fd, self._on_loop_readable)
+        if self._monitor is not None:
+            loop.add_reader(self._monitor.getsockopt(zmq.FD), self._on_loop_readable)
+        with self._pending_lock:
+            kick = bool(self._pending)
+        if kick:
+            loop.call_soon(self._run_pending_loop)
+        loop.call_soon(self._on_loop_readable)
+
+    def _detach_loop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.remove_reader(self._fd)
+                if self._monitor is not None:
+                    loop.remove_reader(self._monitor.getsockopt(zmq.FD))
+            except (ValueError, RuntimeError, OSError):
+                pass
+
+    def _on_loop_readable(self) -> None:
+        if self._closed:
+            return
+        if self._leader.acquire(blocking=False):
+            try:
+                with self._sock_lock:
+                    got = self._drain_locked()
+                if got:
+                    self._dispatch(got)
+            finally:
+                with self._cv:
+                    self._leader.release()
+                    self._cv.notify_all()
+        self._run_pending()
+
+    # -- reactor (Flux-style) ------------------------------------------------------
+    def _add_timer(self, t: TimerWatcher) -> None:
+        heapq.heappush(self._timers, (t.deadline, next(self._timer_seq), t))
+        self._poke()
+
+    def _active(self) -> bool:
+        if self._pending or any(w.active for w in self._watchers):
+            return True
+        if any(e[2].active for e in self._timers):
+            return True
+        return any(f._cb is not None for f in list(self._rpcs.values()))
+
+    def reactor_run(self, reactor: Any = None, flags: int = 0) -> int:
+        """Run callbacks and watchers until none is active or ``reactor_stop()``."""
+        self._reactor_threads += 1
+        self._reactor_stop = False
+        try:
+            while not self._reactor_stop:
+                self._run_pending()
+                self._run_timers()
+                if self._reactor_stop or not self._active() or self._dead is not None:
+                    break
+                timeout = 1.0
+                if self._timers:
+                    timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
+                with self._pending_lock:
+                    if self._pending:
+                        continue
+                self._wait_until(lambda: bool(self._pending), timeout)
+        finally:
+            self._reactor_threads -= 1
+        exc = self._aux.pop("exception", None)
+        if exc is not None:
+            raise exc
+        return 0
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            d, _, t = heapq.heappop(self._timers)
+            if not t.active or d != t.deadline:
+                continue
+            if t.repeat > 0:
+                t.deadline = now + t.repeat
+                heapq.heappush(self._timers, (t.deadline, next(self._timer_seq), t))
+            else:
+                t.active = False
+            t.callback(self, t, 0, t.args)
+
+    def reactor_stop(self, reactor: Any = None) -> None:
+        self._reactor_stop = True
+        self._poke()
+
+    def reactor_stop_error(self, reactor: Any = None) -> None:
+        self.reactor_stop(reactor)
+
+    def reactor_running(self) -> bool:
+        return self._reactor_threads > 0
+
+    in_reactor = reactor_running
+
+    def msg_watcher_create(
+        self,
+        callback: Callable,
+        type_mask: int = TYPE_ANY,
+        topic_glob: str = "*",
+        args: Any = None,
+        match_tag: int = 0,
+        rolemask: int | None = None,
+    ) -> MsgWatcher:
+        return MsgWatcher(self, callback, type_mask, topic_glob, args, match_tag)
+
+    def timer_watcher_create(
+        self, after: float, callback: Callable, repeat: float = 0.0, args: Any = None
+    ) -> TimerWatcher:
+        return TimerWatcher(self, after, callback, repeat, args)
+
+    # -- events ---------------------------------------------------------------
+    def event_subscribe(self, topic: str) -> None:
+        self.rpc("event.subscribe", {"topic": topic}).get()
+
+    def event_unsubscribe(self, topic: str) -> None:
+        self.rpc("event.unsubscribe", {"topic": topic}).get()
+
+    def event_create(self, topic: str, payload: Any = None) -> Message:
+        return Message.event(topic, payload)
+
+    def event_send(self, topic: str, payload: Any = None) -> int:
+        """Publish an event through rank 0; returns its sequence number."""
+        if isinstance(payload, (str, bytes)):
+            payload = json.loads(payload)
+        return self.rpc("event.pub", {"topic": topic, "payload": payload}, nodeid=0).get()["seq"]
+
+    def event_recv(self, topic: str | None = None, timeout: float | None = None) -> Message | None:
+        """Wait for the next event (matching ``topic`` glob if given)."""
+        self._check_usable()
+
+        def find():
+            for i, m in enumerate(self._events):
+                if (
+                    topic is None
+                    or fnmatch.fnmatchcase(m.topic, topic)
+                    or m.topic.startswith(topic)
+                ):
+                    del self._events[i]
+                    return m
+            return None
+
+        found: list = []
+
+        def cond():
+            if not found:
+                m = find()
+                if m is not None:
+                    found.append(m)
+            return bool(found)
+
+        if not self._wait_until(cond, timeout):
+            return None
+        return found[0]
+
+    def recv(
+        self,
+        type_mask: int = TYPE_ANY,
+        match_tag: int = 0,
+        topic_glob: str | None = None,
+        flags: int = 0,
+        timeout: float | None = None,
+    ) -> Message | None:
+        """Wait for the next queued request or event matching the filters."""
+
+        def pick(q):
+            for i, m in enumerate(q):
+                if m.type & type_mask and (
+                    not topic_glob or fnmatch.fnmatchcase(m.topic, topic_glob)
+                ):
+                    del q[i]
+                    return m
+            return None
+
+        found: list = []
+
+        def cond():
+            if not found:
+                m = pick(self._requests) or pick(self._events)
+                if m is not None:
+                    found.append(m)
+            return bool(found)
+
+        return found[0] if self._wait_until(cond, timeout) else None
+
+    # -- services -------------------------------------------------------------
+    def service_register(self, name: str) -> Future:
+        return self.rpc("service.add", {"service": name})
+
+    def service_unregister(self, name: str) -> Future:
+        return self.rpc("service.remove", {"service": name})
+
+    # -- attributes and misc -----------------------------------------------------
+    def attr_get(self, attr_name: str) -> str:
+        return self.rpc("attr.get", {"name": attr_name}).get()["value"]
+
+    def attr_set(self, attr: str, value: Any) -> None:
+        self.rpc("attr.set", {"name": attr, "value": str(value)}).get()
+
+    def attr_remove(self, attr: str) -> None:
+        self.rpc("attr.rm", {"name": attr}).get()
+
+    def get_rank(self) -> int:
+        if self._rank is None:
+            self._rank = int(self.attr_get("rank"))
+        return self._rank
+
+    def log(self, level: int, fstring: str) -> None:
+        self.rpc(
+            "log.append",
+            {"level": int(level), "message": str(fstring), "component": "user"},
+            flags=FLAG_NORESPONSE,
+        )
+
+    def conf_get(self, key: str | None = None, default: Any = None, update: bool = False) -> Any:
+        conf = self.rpc("config.get").get()
+        if key is None:
+            return conf
+        node = conf
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def aux_get(self, key: str) -> Any:
+        return self._aux.get(key)
+
+    def aux_set(self, key: str, value: Any) -> None:
+        self._aux[key] = value
+
+    def __repr__(self) -> str:
+        return f"<fluxlab.Flux {self.uri}>"
+
+
+def _check_ipc(endpoint: str) -> None:
+    path = endpoint[len("ipc://") :]
+    if not os.path.exists(path):
+        raise FluxError(
+            errno.ENOENT,
+            f"no fluxlab instance at {endpoint}: socket not found (is the instance running?)",
+        )
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        raise FluxError(
+            e.errno or errno.ECONNREFUSED,
+            f"no fluxlab instance at {endpoint}: {e.strerror} (stale socket?)",
+        ) from None
+    finally:
+        s.close()
