@@ -116,7 +116,7 @@ def _make_parser(prog: str, out: TextIO | None, err: TextIO | None, only: str | 
         prog=prog, description="fluxlab: a Jupyter-native HPC workload manager", out=out, err=err
     )
     parser.add_argument("--version", action="version", version=_version())
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="_cmd", metavar="COMMAND", parser_class=_Parser)
     loaded = set()
     for name, (modname, helptext) in COMMANDS.items():
         if only is not None and name != only:
@@ -167,7 +167,7 @@ def run_command(argv: list[str], ctx: Context | None = None, prog: str = "fluxla
     try:
         parser = _make_parser(prog, ctx.stdout, ctx.stderr, only)
         args = parser.parse_args(argv)
-        if not getattr(args, "command", None):
+        if not getattr(args, "_cmd", None):
             parser.print_help(ctx.stdout)
             return 2
         return int(args.func(args, ctx) or 0)
