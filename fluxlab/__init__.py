@@ -11,7 +11,14 @@ import importlib
 
 from fluxlab._version import __version__
 
-__all__ = ["Flux", "Instance", "__version__", "constants", "start"]
+__all__ = ["Flux", "Instance", "__version__", "constants", "load_ipython_extension", "start"]
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext fluxlab``: register the ``%flux`` magics."""
+    from fluxlab.jupyter.magics import load_ipython_extension as load
+
+    load(ipython)
 
 _LAZY = {
     "Flux": ("fluxlab.core.handle", "Flux"),
