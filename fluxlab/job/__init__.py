@@ -10,11 +10,17 @@ from fluxlab.job.dependency import DependencyError, dependency_array_create, par
 from fluxlab.job.duration import DurationError, fsd, parse_fsd
 from fluxlab.job.eventlog import EventlogError, EventLogEvent, parse_eventlog
 from fluxlab.job.jobid import FluidGenerator, JobID, JobIDError, id_encode, id_parse
+from fluxlab.job.jobspec import NEST_COMMAND, Jobspec, JobspecError, JobspecV1, validate_jobspec
 from fluxlab.job.record import JobRecord
 from fluxlab.job.states import JobResult, JobState, JobStateError
 from fluxlab.job.urgency import URGENCY_DEFAULT, UrgencyError, parse_urgency
 
 __all__ = [
+    "NEST_COMMAND",
+    "Jobspec",
+    "JobspecError",
+    "JobspecV1",
+    "validate_jobspec",
     "URGENCY_DEFAULT",
     "DependencyError",
     "DurationError",
