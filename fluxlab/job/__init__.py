@@ -9,6 +9,8 @@ client verbs live in their own modules and are not imported here.
 from fluxlab.job.dependency import DependencyError, dependency_array_create, parse_dependency
 from fluxlab.job.duration import DurationError, fsd, parse_fsd
 from fluxlab.job.eventlog import EventlogError, EventLogEvent, parse_eventlog
+from fluxlab.job.info import JobInfo, JobInfoError
+from fluxlab.job.info_format import JobInfoFormat, job_fields_to_attrs
 from fluxlab.job.jobid import FluidGenerator, JobID, JobIDError, id_encode, id_parse
 from fluxlab.job.jobspec import NEST_COMMAND, Jobspec, JobspecError, JobspecV1, validate_jobspec
 from fluxlab.job.record import JobRecord
@@ -16,6 +18,10 @@ from fluxlab.job.states import JobResult, JobState, JobStateError
 from fluxlab.job.urgency import URGENCY_DEFAULT, UrgencyError, parse_urgency
 
 __all__ = [
+    "JobInfo",
+    "JobInfoError",
+    "JobInfoFormat",
+    "job_fields_to_attrs",
     "NEST_COMMAND",
     "Jobspec",
     "JobspecError",

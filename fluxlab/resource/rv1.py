@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fluxlab.resource.hostlist import Hostlist, HostlistError
 from fluxlab.resource.idset import IDSET_INVALID_ID, IDset, IdsetError, decode_ranges
 
-__all__ = ["MAX_IDS", "ResourceSet", "RvError", "Rv1Set"]
+__all__ = ["MAX_IDS", "ResourceSet", "RvError", "Rv1Set", "hostlist_within_limit", "safe_idset"]
 
 #: Largest number of ids one R may expand to (ranks, or cores of one entry).
 MAX_IDS = 1_000_000
@@ -53,6 +54,36 @@ def _ids(text: Any, where: str) -> frozenset[int]:
     if sum(hi - lo + 1 for lo, hi in ranges) > MAX_IDS:
         raise RvError(f"{where}: more than {MAX_IDS} ids")
     return frozenset(i for lo, hi in ranges for i in range(lo, hi + 1))
+
+
+def hostlist_within_limit(text: str) -> bool:
+    """Cheap upper bound on the hosts a hostlist expands to (before expanding)."""
+    total = 0
+    for body in re.findall(r"\[([^\]]*)\]", text):
+        for part in body.split(","):
+            lo, _, hi = part.strip().partition("-")
+            if lo.isdigit() and hi.isdigit():
+                total += max(0, int(hi) - int(lo)) + 1
+            else:
+                total += 1
+    return total + text.count(",") + 1 <= MAX_IDS
+
+
+def safe_idset(value: Any, where: str = "idset") -> IDset:
+    """An :class:`IDset` from a string or iterable, refusing more than
+    :data:`MAX_IDS` ids *before* expanding them (RvError)."""
+    if isinstance(value, str):
+        return IDset(sorted(_ids(value, where)))
+    try:
+        ids = list(value)
+    except TypeError:
+        raise RvError(f"{where}: must be an idset string or iterable of ids") from None
+    if len(ids) > MAX_IDS:
+        raise RvError(f"{where}: more than {MAX_IDS} ids")
+    try:
+        return IDset(ids)
+    except IdsetError as exc:
+        raise RvError(f"{where}: {exc}") from None
 
 
 def _idstr(ids: Iterable[int]) -> str:
@@ -187,6 +218,8 @@ class ResourceSet:
                 raise RvError("execution.nodelist: must be a list of hostlist strings")
             hosts: list[str] = []
             for j, text in enumerate(nodelist):
+                if not hostlist_within_limit(text):
+                    raise RvError(f"execution.nodelist[{j}]: more than {MAX_IDS} hosts")
                 try:
                     hosts.extend(Hostlist(text))
                 except HostlistError as exc:
@@ -334,6 +367,8 @@ class ResourceSet:
         for rank in sorted(self._nodes):
             if rank in self._hosts:
                 by_host.setdefault(self._hosts[rank], rank)
+        if isinstance(hosts, str) and not hostlist_within_limit(hosts):
+            raise RvError(f"hostlist {hosts[:40]!r}: more than {MAX_IDS} hosts")
         try:
             wanted = Hostlist(hosts)
         except HostlistError as exc:
@@ -469,6 +504,10 @@ class ResourceSet:
                     result = result and (has != neg)
             elif op == "hostlist":
                 host = self._hosts.get(rank)
+                if not all(isinstance(h, str) and hostlist_within_limit(h) for h in args):
+                    raise RvError(
+                        f"{where}.hostlist: must be hostlist strings of at most {MAX_IDS} hosts"
+                    )
                 try:
                     result = result and any(host in Hostlist(h) for h in args)
                 except (HostlistError, TypeError) as exc:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fluxlab.resource.idset import IDset
-from fluxlab.resource.rv1 import ResourceSet, RvError
+from fluxlab.resource.rv1 import ResourceSet, RvError, safe_idset
 from fluxlab.util.outputformat import OutputFormat
 
 __all__ = [
@@ -243,8 +243,8 @@ def _prepare(
         resources.filter(ranks_by_queue(resources.all, config, queues))
     if include:
         try:
-            ranks = IDset(include)
-        except ValueError:
+            ranks = safe_idset(include, "--include")
+        except RvError:
             try:
                 ranks = IDset(resources.all.host_ranks(include, ignore_nomatch=True))
             except RvError as exc:

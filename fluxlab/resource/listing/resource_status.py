@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fluxlab.resource.hostlist import Hostlist
-from fluxlab.resource.idset import IDset, IdsetError
+from fluxlab.resource.idset import IDset
 from fluxlab.resource.listing.resource_list import ListingError, ranks_by_queue
-from fluxlab.resource.rv1 import ResourceSet, RvError
+from fluxlab.resource.rv1 import ResourceSet, RvError, safe_idset
 from fluxlab.util.outputformat import Deduplicator, OutputFormat
 
 __all__ = [
@@ -86,9 +86,9 @@ def _idset(value: Any, where: str) -> IDset:
     if value is None:
         return IDset()
     try:
-        return IDset(value)
-    except (IdsetError, TypeError) as exc:
-        raise ListingError(f"{where}: {exc}") from None
+        return safe_idset(value, where)
+    except RvError as exc:
+        raise ListingError(str(exc)) from None
 
 
 class ResourceStatus:
@@ -117,8 +117,8 @@ class ResourceStatus:
             if not isinstance(entry, Mapping):
                 raise ListingError(f"drain.{key}: must be an object with reason and timestamp")
             self._drain[key] = (_idset(key, f"drain.{key}"), entry)
-        self._allocated = IDset(allocated_ranks or [])
-        self._housekeeping = IDset(housekeeping_ranks or [])
+        self._allocated = _idset(allocated_ranks or [], "allocated")
+        self._housekeeping = _idset(housekeeping_ranks or [], "housekeeping")
         self._recalculate()
 
     def _recalculate(self, include: IDset | None = None) -> None:
@@ -157,8 +157,8 @@ class ResourceStatus:
     def filter(self, include: IDset | str | Iterable[int]) -> None:
         """Restrict every set to ``include`` (ranks, or a hostlist)."""
         try:
-            ranks = IDset(include)
-        except (IdsetError, TypeError):
+            ranks = safe_idset(include, "--include")
+        except RvError:
             try:
                 ranks = IDset(self.rset.host_ranks(include, ignore_nomatch=True))
             except RvError as exc:
