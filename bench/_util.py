@@ -9,8 +9,11 @@ def stats_us(samples: list[float]) -> dict:
     """Median and p99 of ``samples`` (seconds) in microseconds."""
     s = sorted(samples)
     p99 = s[min(len(s) - 1, int(len(s) * 0.99))]
-    return {"median_us": round(statistics.median(s) * 1e6, 1), "p99_us": round(p99 * 1e6, 1),
-            "n": len(s)}
+    return {
+        "median_us": round(statistics.median(s) * 1e6, 1),
+        "p99_us": round(p99 * 1e6, 1),
+        "n": len(s),
+    }
 
 
 def rss_mb(pid: int | str = "self") -> float:

@@ -21,10 +21,10 @@ import sys
 import time
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _util import stats_us  # noqa: E402
+from _util import stats_us
 
-import fluxlab  # noqa: E402
-from fluxlab.instance.local import LocalInstance  # noqa: E402
+import fluxlab
+from fluxlab.instance.local import LocalInstance
 
 
 def latency(h, rank: int, n: int) -> dict:
@@ -51,7 +51,10 @@ def measure(h, n_lat: int, n_pipe: int) -> dict:
     h.rpc("broker.ping", nodeid=14).get()  # warm up routes
     return {
         "rank0": {"latency": latency(h, 0, n_lat), "pipelined_rps": pipelined(h, 0, n_pipe)},
-        "leaf_rank14_depth3": {"latency": latency(h, 14, n_lat), "pipelined_rps": pipelined(h, 14, n_pipe)},
+        "leaf_rank14_depth3": {
+            "latency": latency(h, 14, n_lat),
+            "pipelined_rps": pipelined(h, 14, n_pipe),
+        },
     }
 
 
@@ -69,7 +72,10 @@ def start_times(quick: bool) -> dict:
         best = 1e9
         for _ in range(2 if quick else 3):
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "fluxlab", "start", f"--test-size={size}", "true"], check=True)
+            subprocess.run(
+                [sys.executable, "-m", "fluxlab", "start", f"--test-size={size}", "true"],
+                check=True,
+            )
             best = min(best, time.perf_counter() - t)
         out["process_true_s"][str(size)] = round(best, 3)
     return out
@@ -90,8 +96,11 @@ def main() -> None:
         result["process"] = measure(h, n_lat, n_pipe)
         h.close()
     result["start"] = start_times(args.quick)
-    result["targets"] = {"embedded_size4_start_s": 0.3, "process_size8_true_s": 1.5,
-                         "embedded_rank0_pipelined_rps": 20000}
+    result["targets"] = {
+        "embedded_size4_start_s": 0.3,
+        "process_size8_true_s": 1.5,
+        "embedded_rank0_pipelined_rps": 20000,
+    }
     print(json.dumps(result, indent=2))
 
 

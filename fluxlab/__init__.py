@@ -20,6 +20,7 @@ def load_ipython_extension(ipython) -> None:
 
     load(ipython)
 
+
 _LAZY = {
     "Flux": ("fluxlab.core.handle", "Flux"),
     "Instance": ("fluxlab.instance.embedded", "Instance"),

@@ -23,7 +23,9 @@ def add_parser(sub, name, helptext):
     g.add_argument("-u", "--uniq", action="store_true", help="with --watch: only changed values")
     g.add_argument("-A", "--append", action="store_true", help="with --watch: only appended data")
     g.add_argument("-c", "--count", type=int, default=0, help="with --watch: stop after N values")
-    g.add_argument("-a", "--at", type=int, default=None, metavar="VERSION", help="read at a version")
+    g.add_argument(
+        "-a", "--at", type=int, default=None, metavar="VERSION", help="read at a version"
+    )
     g.add_argument("-t", "--treeobj", action="store_true", help="print the tree object")
     g.add_argument("keys", nargs="+", metavar="KEY")
     g.set_defaults(func=run_get)
@@ -40,11 +42,16 @@ def add_parser(sub, name, helptext):
     pt = s.add_parser("put", help="store values (KEY=VALUE ...)")
     ns(pt)
     pt.add_argument("-A", "--append", action="store_true", help="append to the existing value")
-    pt.add_argument("-j", "--json", action="store_true", help="values must be JSON (stored as such)")
+    pt.add_argument(
+        "-j", "--json", action="store_true", help="values must be JSON (stored as such)"
+    )
     pt.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
     pt.set_defaults(func=run_put)
 
-    for cmd, helptext2 in (("ls", "list a directory"), ("dir", "print keys and values below a directory")):
+    for cmd, helptext2 in (
+        ("ls", "list a directory"),
+        ("dir", "print keys and values below a directory"),
+    ):
         x = s.add_parser(cmd, help=helptext2)
         ns(x)
         x.add_argument("-R", "--recursive", action="store_true")
@@ -141,8 +148,13 @@ def run_get(args, ctx) -> int:
 def _watch(ctx, key: str, args, count: int | None = None) -> int:
     from fluxlab._proto import FLAG_STREAMING
 
-    req = {"key": key, "waitcreate": args.waitcreate, "append": getattr(args, "append", False),
-           "uniq": getattr(args, "uniq", False), **_nsd(args)}
+    req = {
+        "key": key,
+        "waitcreate": args.waitcreate,
+        "append": getattr(args, "append", False),
+        "uniq": getattr(args, "uniq", False),
+        **_nsd(args),
+    }
     limit = count if count is not None else args.count
     fut = ctx.h.rpc("kvs.watch", req, flags=FLAG_STREAMING)
     n = 0
@@ -180,8 +192,9 @@ def run_put(args, ctx) -> int:
                 json.loads(value)
             except ValueError as e:
                 raise CommandError(f"{key}: value is not valid JSON: {e}") from None
-        ops.append({"op": "append" if args.append else "put", "key": key,
-                    **encode_value(value, raw=True)})
+        ops.append(
+            {"op": "append" if args.append else "put", "key": key, **encode_value(value, raw=True)}
+        )
     ctx.h.rpc("kvs.commit", {"ops": ops, **_nsd(args)}).get()
     return 0
 
@@ -208,7 +221,9 @@ def run_ls(args, ctx) -> int:
         entries = _entries(ctx, key, args)
         if header:
             ctx.print(f"{key}:")
-        names = [n + ("." if args.classify and _is_dir(t) else "") for n, t in sorted(entries.items())]
+        names = [
+            n + ("." if args.classify and _is_dir(t) else "") for n, t in sorted(entries.items())
+        ]
         if args.one or not ctx.interactive:
             for n in names:
                 ctx.print(n)
@@ -241,7 +256,9 @@ def run_dir(args, ctx) -> int:
                 else:
                     ctx.print(f"{full}.")
             elif t == "symlink":
-                target = ctx.h.rpc("kvs.lookup", {"key": full, "readlink": True, **_nsd(args)}).get()
+                target = ctx.h.rpc(
+                    "kvs.lookup", {"key": full, "readlink": True, **_nsd(args)}
+                ).get()
                 ctx.print(f"{full} -> {target['target']}")
             else:
                 resp = ctx.h.rpc("kvs.lookup", {"key": full, **_nsd(args)}).get()
@@ -256,7 +273,9 @@ def run_unlink(args, ctx) -> int:
     ops = []
     for key in args.keys:
         try:
-            t = ctx.h.rpc("kvs.lookup", {"key": key, "treeobj": True, **_nsd(args)}).get()["treeobj"]
+            t = ctx.h.rpc("kvs.lookup", {"key": key, "treeobj": True, **_nsd(args)}).get()[
+                "treeobj"
+            ]
         except FluxError as e:
             if e.errno == errno.ENOENT and args.force:
                 continue
@@ -293,7 +312,9 @@ def run_readlink(args, ctx) -> int:
 
 
 def run_mkdir(args, ctx) -> int:
-    ctx.h.rpc("kvs.commit", {"ops": [{"op": "mkdir", "key": k} for k in args.keys], **_nsd(args)}).get()
+    ctx.h.rpc(
+        "kvs.commit", {"ops": [{"op": "mkdir", "key": k} for k in args.keys], **_nsd(args)}
+    ).get()
     return 0
 
 

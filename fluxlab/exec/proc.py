@@ -57,9 +57,17 @@ class Proc:
         If the program cannot be executed; ``errno`` tells why.
     """
 
-    def __init__(self, reactor: Reactor, argv: list[str], env: dict[str, str], cwd: str | None,
-                 on_output: Callable[[str, bytes], None], on_exit: Callable[[Proc], None],
-                 stdin: bytes | None = None, exit_grace: float = 1.0):
+    def __init__(
+        self,
+        reactor: Reactor,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        on_output: Callable[[str, bytes], None],
+        on_exit: Callable[[Proc], None],
+        stdin: bytes | None = None,
+        exit_grace: float = 1.0,
+    ):
         self.reactor = reactor
         self.on_output = on_output
         self.on_exit = on_exit
@@ -69,9 +77,15 @@ class Proc:
         self._grace = exit_grace
         try:
             self.popen = subprocess.Popen(
-                argv, env=env, cwd=cwd or None, start_new_session=True,
+                argv,
+                env=env,
+                cwd=cwd or None,
+                start_new_session=True,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+            )
         except FileNotFoundError as e:
             what = "working directory" if cwd and not os.path.isdir(cwd) else "program"
             target = cwd if what == "working directory" else argv[0]

@@ -33,8 +33,11 @@ def _session_parser(name: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"%flux {name}", add_help=True, exit_on_error=False)
     if name == "start":
         p.add_argument("-s", "--test-size", type=int, default=1, metavar="N")
-        p.add_argument("--persist", action="store_true",
-                       help="start broker processes that survive a kernel restart")
+        p.add_argument(
+            "--persist",
+            action="store_true",
+            help="start broker processes that survive a kernel restart",
+        )
         p.add_argument("-S", "--setattr", action="append", default=[], metavar="NAME=VALUE")
     elif name == "connect":
         p.add_argument("uri")
@@ -87,8 +90,10 @@ class FluxMagics(Magics):
                 if not st["active"]:
                     print("fluxlab: no instance in use (run `%flux start`)")
                 else:
-                    print(f"fluxlab: {st['kind']} instance, size {st['size']}, state {st['state']}, "
-                          f"uri {st['uri']}")
+                    print(
+                        f"fluxlab: {st['kind']} instance, size {st['size']}, state {st['state']}, "
+                        f"uri {st['uri']}"
+                    )
                 return None
             p = _session_parser(name)
             try:
@@ -103,8 +108,10 @@ class FluxMagics(Magics):
                 print(f"fluxlab: connected to {session.connect(opts.uri)}")
                 return None
             if opts.test_size < 1:
-                print(f"%flux start: error: --test-size must be at least 1, not {opts.test_size}",
-                      file=sys.stderr)
+                print(
+                    f"%flux start: error: --test-size must be at least 1, not {opts.test_size}",
+                    file=sys.stderr,
+                )
                 return None
             attrs = {}
             for s in opts.setattr:

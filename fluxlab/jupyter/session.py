@@ -47,8 +47,10 @@ class Session:
     def h(self):
         """A handle to the session's instance (connected lazily, reused)."""
         if self.uri is None:
-            raise FluxError(errno.ENOTCONN, "no fluxlab instance: run `%flux start` (embedded) or "
-                                            "`%flux connect URI` first")
+            raise FluxError(
+                errno.ENOTCONN,
+                "no fluxlab instance: run `%flux start` (embedded) or `%flux connect URI` first",
+            )
         if self._h is None or self._h._dead is not None or self._h._closed:
             self._h = fluxlab.Flux(self.uri)
         return self._h
@@ -60,12 +62,15 @@ class Session:
             os.environ.pop("FLUXLAB_URI", None)
 
     # -- start/connect/stop ----------------------------------------------------
-    def start(self, size: int = 1, persist: bool = False, attrs: dict | None = None,
-              **kwargs) -> str:
+    def start(
+        self, size: int = 1, persist: bool = False, attrs: dict | None = None, **kwargs
+    ) -> str:
         """Start an instance and make it the session's; returns its URI."""
         if self.active:
-            raise FluxError(errno.EEXIST, f"an instance is already in use ({self.kind}, {self.uri}); "
-                                          "run `%flux stop` first")
+            raise FluxError(
+                errno.EEXIST,
+                f"an instance is already in use ({self.kind}, {self.uri}); run `%flux stop` first",
+            )
         if persist:
             uri = self._start_persistent(size, attrs or {})
             self.kind = "persistent"
@@ -81,8 +86,14 @@ class Session:
         cmd = [sys.executable, "-m", "fluxlab", "start", f"--test-size={size}"]
         for k, v in attrs.items():
             cmd += ["-S", f"{k}={v}"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, start_new_session=True, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+        )
         uri = proc.stdout.readline().strip()
         if not uri:
             proc.wait(10)
@@ -111,7 +122,9 @@ class Session:
         if self._h is not None:
             if kind == "persistent":
                 try:
-                    self._h.rpc("broker.shutdown", {"reason": "%flux stop"}, nodeid=0).get(timeout=10)
+                    self._h.rpc("broker.shutdown", {"reason": "%flux stop"}, nodeid=0).get(
+                        timeout=10
+                    )
                 except (FluxError, OSError):
                     pass
             self._h.close()
@@ -129,7 +142,9 @@ class Session:
                 pass
         self.uri, self.kind, self.proc_pid = None, "", None
         self._export(None)
-        return {"embedded": "stopped", "persistent": "stopped", "connected": "disconnected from"}[kind] + f" {uri}"
+        return {"embedded": "stopped", "persistent": "stopped", "connected": "disconnected from"}[
+            kind
+        ] + f" {uri}"
 
     def ensure(self, default_size: int = 1) -> str | None:
         """Make sure an instance is in use; returns a note when one was started.
@@ -164,9 +179,14 @@ class Session:
         if not self.active:
             return {"active": False}
         h = self.h
-        return {"active": True, "kind": self.kind, "uri": self.uri, "size": int(h.attr_get("size")),
-                "state": h.rpc("broker.state", nodeid=0).get(timeout=10)["state"],
-                "version": h.attr_get("version")}
+        return {
+            "active": True,
+            "kind": self.kind,
+            "uri": self.uri,
+            "size": int(h.attr_get("size")),
+            "state": h.rpc("broker.state", nodeid=0).get(timeout=10)["state"],
+            "version": h.attr_get("version"),
+        }
 
 
 _SESSION: Session | None = None

@@ -151,7 +151,9 @@ def _handle_txn(h, namespace: str | None = None) -> KVSTxn:
     return txns[key]
 
 
-def put(flux_handle, key: str, value: Any, _kvstxn: KVSTxn | None = None, raw: bool = False) -> None:
+def put(
+    flux_handle, key: str, value: Any, _kvstxn: KVSTxn | None = None, raw: bool = False
+) -> None:
     (_kvstxn or _handle_txn(flux_handle)).put(key, value, raw=raw)
 
 
@@ -167,8 +169,9 @@ def put_symlink(flux_handle, key: str, target: str, _kvstxn: KVSTxn | None = Non
     (_kvstxn or _handle_txn(flux_handle)).symlink(key, target)
 
 
-def commit_async(flux_handle, flags: int = 0, namespace: str | None = None,
-                 _kvstxn: KVSTxn | None = None) -> Future:
+def commit_async(
+    flux_handle, flags: int = 0, namespace: str | None = None, _kvstxn: KVSTxn | None = None
+) -> Future:
     txn = _kvstxn
     if txn is None:
         txns = flux_handle.aux_get(_TXN_AUX) or {}
@@ -176,7 +179,9 @@ def commit_async(flux_handle, flags: int = 0, namespace: str | None = None,
     return txn.commit_async()
 
 
-def commit(flux_handle, flags: int = 0, namespace: str | None = None, _kvstxn: KVSTxn | None = None) -> int:
+def commit(
+    flux_handle, flags: int = 0, namespace: str | None = None, _kvstxn: KVSTxn | None = None
+) -> int:
     """Commit pending puts; returns the new version."""
     return commit_async(flux_handle, flags, namespace, _kvstxn).get()["version"]
 
@@ -257,8 +262,14 @@ class KVSDir(MutableMapping):
     by :meth:`commit` (or on leaving a ``with`` block).
     """
 
-    def __init__(self, flux_handle=None, path: str = ".", handle=None, namespace: str | None = None,
-                 _kvstxn: KVSTxn | None = None):
+    def __init__(
+        self,
+        flux_handle=None,
+        path: str = ".",
+        handle=None,
+        namespace: str | None = None,
+        _kvstxn: KVSTxn | None = None,
+    ):
         self.h = flux_handle or handle
         self.path = path
         self.namespace = namespace
@@ -328,9 +339,15 @@ class KVSDir(MutableMapping):
         return f"KVSDir({self.path!r})"
 
 
-def walk(directory: str | KVSDir, topdown: bool = False, flux_handle=None, namespace: str | None = None):
+def walk(
+    directory: str | KVSDir, topdown: bool = False, flux_handle=None, namespace: str | None = None
+):
     """Yield ``(path, dirs, files)`` for a KVS directory tree, like ``os.walk``."""
-    d = directory if isinstance(directory, KVSDir) else KVSDir(flux_handle, directory, namespace=namespace)
+    d = (
+        directory
+        if isinstance(directory, KVSDir)
+        else KVSDir(flux_handle, directory, namespace=namespace)
+    )
     files, dirs = d.list_all()
     if topdown:
         yield d.path, dirs, files
@@ -372,10 +389,24 @@ class KVSWatchFuture:
             yield raw_bytes(resp) if self.raw else decode_value(resp)
 
 
-def kvs_watch_async(flux_handle, key: str, namespace: str | None = None, waitcreate: bool = False,
-                    uniq: bool = False, full: bool = False, append: bool = False,
-                    initial: bool = True) -> KVSWatchFuture:
+def kvs_watch_async(
+    flux_handle,
+    key: str,
+    namespace: str | None = None,
+    waitcreate: bool = False,
+    uniq: bool = False,
+    full: bool = False,
+    append: bool = False,
+    initial: bool = True,
+) -> KVSWatchFuture:
     """Watch ``key``: a response now (unless ``initial=False``) and one per change."""
-    payload = {"key": key, "waitcreate": waitcreate, "uniq": uniq, "full": full, "append": append,
-               "initial": initial, **_ns(namespace)}
+    payload = {
+        "key": key,
+        "waitcreate": waitcreate,
+        "uniq": uniq,
+        "full": full,
+        "append": append,
+        "initial": initial,
+        **_ns(namespace),
+    }
     return KVSWatchFuture(flux_handle.rpc("kvs.watch", payload, flags=FLAG_STREAMING), raw=append)

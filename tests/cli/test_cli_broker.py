@@ -50,7 +50,11 @@ def test_overlay_status_tree(inst):
     assert rc == 0
     lines = out.splitlines()
     assert lines[0].startswith("0 ") and lines[0].endswith(": full")
-    assert lines[1].startswith("├─ 1 ") and lines[2].startswith("│  └─ 3 ") and lines[3].startswith("└─ 2 ")
+    assert (
+        lines[1].startswith("├─ 1 ")
+        and lines[2].startswith("│  └─ 3 ")
+        and lines[3].startswith("└─ 2 ")
+    )
     assert cmd(inst, "overlay", "status", "--summary")[1] == "full 4\n"
 
 

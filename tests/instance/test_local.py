@@ -21,9 +21,14 @@ def run(*args, timeout=60, **kw):
 
 
 def test_start_runs_command_with_uri_and_returns_its_status():
-    p = run("start", "--test-size=3", sys.executable, "-c",
-            "import os, sys, fluxlab; h = fluxlab.Flux(); "
-            "print(h.attr_get('size'), os.environ['FLUXLAB_URI'].startswith('ipc://')); sys.exit(7)")
+    p = run(
+        "start",
+        "--test-size=3",
+        sys.executable,
+        "-c",
+        "import os, sys, fluxlab; h = fluxlab.Flux(); "
+        "print(h.attr_get('size'), os.environ['FLUXLAB_URI'].startswith('ipc://')); sys.exit(7)",
+    )
     assert p.returncode == 7, p.stderr
     assert p.stdout.split() == ["3", "True"]
 
@@ -34,8 +39,18 @@ def test_start_true_and_false():
 
 
 def test_start_command_options_are_not_parsed_by_fluxlab():
-    p = run("start", "-s", "1", "sh", "-c", "fluxlab getattr size", env={
-        **os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+    p = run(
+        "start",
+        "-s",
+        "1",
+        "sh",
+        "-c",
+        "fluxlab getattr size",
+        env={
+            **os.environ,
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+        },
+    )
     assert p.returncode == 0 and p.stdout.strip() == "1", p.stderr
 
 
@@ -44,10 +59,13 @@ def test_missing_command_is_127():
     assert p.returncode == 127 and "nonexistent" in p.stderr
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["start", "--test-size=0", "true"], "at least 1"),
-    (["start", "--test-size=two", "true"], "invalid int value"),
-])
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["start", "--test-size=0", "true"], "at least 1"),
+        (["start", "--test-size=two", "true"], "invalid int value"),
+    ],
+)
 def test_bad_start_arguments(argv, msg):
     p = run(*argv)
     assert p.returncode != 0 and msg in p.stderr and "Traceback" not in p.stderr
@@ -74,7 +92,7 @@ def test_sigterm_to_launcher_shuts_down_cleanly():
     proc = subprocess.Popen([*FLUXLAB, "start", "-s", "2"], stdout=subprocess.PIPE, text=True)
     try:
         uri = proc.stdout.readline().strip()
-        path = uri[len("ipc://"):]
+        path = uri[len("ipc://") :]
         assert os.path.exists(path)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -86,9 +104,16 @@ def test_sigterm_to_launcher_shuts_down_cleanly():
 
 
 def test_tcp_transport_between_processes():
-    p = run("start", "-s", "3", "--transport=tcp", sys.executable, "-c",
-            "import fluxlab; h = fluxlab.Flux(); "
-            "print(h.attr_get('tbon.transport'), [h.rpc('broker.ping', nodeid=r).get()['rank'] for r in range(3)])")
+    p = run(
+        "start",
+        "-s",
+        "3",
+        "--transport=tcp",
+        sys.executable,
+        "-c",
+        "import fluxlab; h = fluxlab.Flux(); "
+        "print(h.attr_get('tbon.transport'), [h.rpc('broker.ping', nodeid=r).get()['rank'] for r in range(3)])",
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "tcp [0, 1, 2]"
 
@@ -96,18 +121,27 @@ def test_tcp_transport_between_processes():
 def test_killed_rank_is_lost_and_rest_keeps_working():
     with LocalInstance(7, fanout=2) as inst:
         h = Flux(inst.uri)
-        assert [h.rpc("broker.ping", nodeid=r).get(timeout=10)["rank"] for r in range(7)] == list(range(7))
+        assert [h.rpc("broker.ping", nodeid=r).get(timeout=10)["rank"] for r in range(7)] == list(
+            range(7)
+        )
         inst.kill(2)  # subtree 2 -> 5, 6 becomes unreachable
         health = lambda: h.rpc("overlay.health").get(timeout=10)  # noqa: E731
-        wait_for(lambda: any(c["rank"] == 2 and c["status"] == "lost" for c in health()["children"]),
-                 what="rank 0 to report rank 2 lost")
+        wait_for(
+            lambda: any(c["rank"] == 2 and c["status"] == "lost" for c in health()["children"]),
+            what="rank 0 to report rank 2 lost",
+        )
         assert health()["status"] == "degraded"
         for r in (2, 5, 6):
             with pytest.raises(FluxError) as e:
                 h.rpc("broker.ping", nodeid=r).get(timeout=10)
             assert e.value.errno == errno.EHOSTUNREACH
         # the rest keeps working
-        assert [h.rpc("broker.ping", nodeid=r).get(timeout=10)["rank"] for r in (0, 1, 3, 4)] == [0, 1, 3, 4]
+        assert [h.rpc("broker.ping", nodeid=r).get(timeout=10)["rank"] for r in (0, 1, 3, 4)] == [
+            0,
+            1,
+            3,
+            4,
+        ]
         from fluxlab.cli.overlay_tree import walk
 
         status = {n["rank"]: n["status"] for n in walk(h, 7)}
@@ -124,7 +158,8 @@ def test_inflight_request_to_killed_rank_fails_with_ehostunreach(tmp_path):
         "    name = 'stall'\n"
         "    @request_handler('wait')\n"
         "    def wait(self, msg):\n"
-        "        self.defer(msg)\n")
+        "        self.defer(msg)\n"
+    )
     with LocalInstance(3) as inst:
         h = Flux(inst.uri)
         h.rpc("module.load", {"name": str(mod)}, nodeid=2).get(timeout=10)

@@ -2,8 +2,7 @@
 
 import json
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fluxlab.job.count import Count, CountError
 from fluxlab.job.dependency import DependencyError, parse_dependency
