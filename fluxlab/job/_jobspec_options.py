@@ -20,6 +20,7 @@ from string import Template
 from typing import Any
 
 from fluxlab.job._jobspec_rules import JobspecError
+from fluxlab.job.dependency import query_value
 from fluxlab.job.duration import DurationError, parse_fsd
 from fluxlab.resource.hostlist import Hostlist, HostlistError
 from fluxlab.resource.idset import IdsetError, decode_ranges
@@ -184,15 +185,6 @@ def parse_signal_option(arg: str | None) -> dict[str, Any]:
     return {"signum": signum, "timeleft": timeleft}
 
 
-def _number(text: str) -> int | float | str:
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
-
-
 def uri_entry(uri: str, name: str) -> dict[str, Any]:
     """``scheme[:value][?k=v&...]`` -> ``{"scheme", "value", k: v}`` (taskmap)."""
     if not isinstance(uri, str) or not uri:
@@ -206,7 +198,7 @@ def uri_entry(uri: str, name: str) -> dict[str, Any]:
         key, sep, val = part.partition("=")
         if not sep or not key:
             raise JobspecError(name, f"invalid query {part!r} in {name} URI {uri!r}")
-        entry[key] = _number(val)
+        entry[key] = query_value(val)
     return entry
 
 

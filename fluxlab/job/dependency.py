@@ -39,6 +39,7 @@ __all__ = [
     "DependencyError",
     "dependency_array_create",
     "parse_dependency",
+    "query_value",
     "validate_dependency",
 ]
 
@@ -53,7 +54,8 @@ class DependencyError(ValueError):
     """A malformed dependency URI or entry, or an unknown scheme."""
 
 
-def _number(text: str) -> int | float | str:
+def query_value(text: str) -> int | float | str:
+    """A URI query value as int or float when it is one, else the string."""
     for conv in (int, float):
         try:
             return conv(text)
@@ -108,7 +110,7 @@ def parse_dependency(uri: str) -> dict[str, Any]:
         for key, vals in fields.items():
             if key in ("scheme", "value"):
                 raise DependencyError(f"{where}: query may not set {key!r}")
-            conv = [_number(v) for v in vals]
+            conv = [query_value(v) for v in vals]
             entry[key] = conv[0] if len(conv) == 1 else conv
     return entry
 

@@ -25,6 +25,7 @@ __all__ = [
     "ResourceLine",
     "SchedResourceList",
     "ranks_by_queue",
+    "target_ranks",
     "resource_info_text",
     "resource_list_text",
     "resource_R_text",
@@ -126,6 +127,18 @@ def ranks_by_queue(rset: ResourceSet, config: Mapping | None, queues: Iterable[s
         subset = rset.copy_constraint({"properties": list(requires)}) if requires else rset
         ranks.add(subset.ranks)
     return ranks
+
+
+def target_ranks(rset: ResourceSet, targets: str | Iterable[int]) -> IDset:
+    """Ranks named by ``--include``: an idset of ranks, else a hostlist
+    (hosts not in ``rset`` are ignored)."""
+    try:
+        return safe_idset(targets, "--include")
+    except RvError:
+        try:
+            return IDset(rset.host_ranks(targets, ignore_nomatch=True))
+        except RvError as exc:
+            raise ListingError(f"--include: {exc}") from None
 
 
 class ResourceLine:
@@ -242,14 +255,7 @@ def _prepare(
     if queues:
         resources.filter(ranks_by_queue(resources.all, config, queues))
     if include:
-        try:
-            ranks = safe_idset(include, "--include")
-        except RvError:
-            try:
-                ranks = IDset(resources.all.host_ranks(include, ignore_nomatch=True))
-            except RvError as exc:
-                raise ListingError(f"--include: {exc}") from None
-        resources.filter(ranks)
+        resources.filter(target_ranks(resources.all, include))
     return resources, states
 
 

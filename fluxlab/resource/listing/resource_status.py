@@ -19,7 +19,7 @@ from typing import Any
 
 from fluxlab.resource.hostlist import Hostlist
 from fluxlab.resource.idset import IDset
-from fluxlab.resource.listing.resource_list import ListingError, ranks_by_queue
+from fluxlab.resource.listing.resource_list import ListingError, ranks_by_queue, target_ranks
 from fluxlab.resource.rv1 import ResourceSet, RvError, safe_idset
 from fluxlab.util.outputformat import Deduplicator, OutputFormat
 
@@ -156,14 +156,7 @@ class ResourceStatus:
 
     def filter(self, include: IDset | str | Iterable[int]) -> None:
         """Restrict every set to ``include`` (ranks, or a hostlist)."""
-        try:
-            ranks = safe_idset(include, "--include")
-        except RvError:
-            try:
-                ranks = IDset(self.rset.host_ranks(include, ignore_nomatch=True))
-            except RvError as exc:
-                raise ListingError(f"--include: {exc}") from None
-        self._recalculate(ranks)
+        self._recalculate(target_ranks(self.rset, include))
 
     def __getitem__(self, state: str) -> IDset:
         return getattr(self, state)
