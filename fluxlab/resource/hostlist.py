@@ -68,7 +68,7 @@ def _expand_item(item: str, text: str) -> list[str]:
         lo, hi = int(lo_s), int(hi_s) if sep else int(lo_s)
         if hi < lo:
             raise HostlistError(f"invalid hostlist {text!r}: range {part!r} is descending")
-        if hi - lo > 10_000_000:
+        if hi - lo >= 1_000_000:
             raise HostlistError(f"invalid hostlist {text!r}: range {part!r} is too large")
         width = len(lo_s)
         hosts.extend(f"{prefix}{str(n).zfill(width)}{suffix}" for n in range(lo, hi + 1))

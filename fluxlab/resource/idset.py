@@ -30,6 +30,8 @@ IDSET_FLAG_AUTOGROW = 1
 IDSET_FLAG_BRACKETS = 2
 IDSET_FLAG_RANGE = 4
 IDSET_INVALID_ID = 2**32 - 1
+#: Most ids a decoded string may expand to (a guard against "0-4000000000").
+MAX_IDS = 1 << 24
 
 
 class IdsetError(ValueError):
@@ -65,6 +67,7 @@ def decode_ranges(text: str) -> list[tuple[int, int]]:
         return []
     ranges: list[tuple[int, int]] = []
     last = -1
+    total = 0
     for part in s.split(","):
         lo_s, sep, hi_s = part.partition("-")
         lo = _parse_id(lo_s, text)
@@ -73,6 +76,9 @@ def decode_ranges(text: str) -> list[tuple[int, int]]:
             raise IdsetError(f"invalid idset {text!r}: range {part!r} is descending")
         if lo <= last:
             raise IdsetError(f"invalid idset {text!r}: ids must be unique and ascending")
+        total += hi - lo + 1
+        if total > MAX_IDS:
+            raise IdsetError(f"invalid idset {text!r}: more than {MAX_IDS} ids")
         ranges.append((lo, hi))
         last = hi
     return ranges

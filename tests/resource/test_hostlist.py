@@ -48,3 +48,8 @@ def test_fuzz_only_clean_errors(text):
         Hostlist(text)
     except HostlistError:
         pass
+
+
+def test_huge_range_is_refused_not_expanded():
+    with pytest.raises(HostlistError, match="too large"):
+        Hostlist("n[0-4000000000]")

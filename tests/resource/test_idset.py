@@ -82,3 +82,8 @@ def test_fuzz_only_clean_errors(text):
         IDset(text)
     except IdsetError:
         pass
+
+
+def test_huge_range_is_refused_not_expanded():
+    with pytest.raises(IdsetError, match="more than"):
+        IDset("0-4000000000")
