@@ -117,6 +117,12 @@ class ModuleHandle(FutureOwner):
         self.broker.route_request(msg, self.hop)
         return fut
 
+    def forget(self, fut: Future) -> None:
+        """Stop routing responses to ``fut`` (a stream the caller considers done)."""
+        ctx = fut.context
+        if isinstance(ctx, RPCContext):
+            self._rpcs.pop(ctx.matchtag, None)
+
     def send_noresponse(self, topic: str, payload: Any = None, nodeid: int = NODEID_ANY) -> None:
         msg = Message.request(topic, payload, nodeid=nodeid, flags=FLAG_NORESPONSE)
         self.broker.route_request(msg, self.hop)
