@@ -112,33 +112,6 @@ class Applier:
                 d.dirty.discard(name)
         undo.clear()
 
-    @staticmethod
-    def rollback_flushed(undo: Undo) -> None:
-        """Undo changes that were already flushed (the store then failed).
-
-        Entries and refs come back from the log; fragments of touched names are
-        recomputed and layouts dropped, so every touched dir is again clean
-        and consistent with its pre-batch ref.
-        """
-        touched = []
-        for d, name, old, ref, _was_dirty in reversed(undo):
-            if old is None:
-                d.entries.pop(name, None)
-            else:
-                d.entries[name] = old
-            d.ref = ref
-            touched.append((d, name))
-        for d, name in touched:
-            d.dirty.clear()
-            node = d.entries.get(name)
-            if node is None:
-                d.frags.pop(name, None)
-            else:
-                d.frags[name] = frag(name, node)
-            d.order = None
-            d.layout = None
-        undo.clear()
-
     # -- node construction --------------------------------------------------
 
     def _value_node(self, data: bytes, blobs: dict[str, bytes], key: str):

@@ -46,9 +46,9 @@ blobrefs, however they were built.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import zlib
-from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _quote
 
 from fluxlab.kvs import treeobj as _treeobj
@@ -174,10 +174,11 @@ class StoredHDir:
 class Leaf:
     """Layout node: a bucket encoded as a flat ``dir`` of ``names``."""
 
-    __slots__ = ("names", "ref")
+    __slots__ = ("names", "order", "ref")
 
     def __init__(self, names: set[str]) -> None:
         self.names = names
+        self.order: list[str] | None = None  # sorted(names) while membership is unchanged
         self.ref: str | None = None
 
 
@@ -261,16 +262,17 @@ class Flusher:
 
     Parameters
     ----------
-    blobref
-        ``bytes -> blobref`` function of the content store.
+    hash_name
+        Content store hash (``sha1``/``sha256``) naming the blobs.
     max_dirent
         Largest entry count stored as a flat ``dir``.
     bits
         log2 of the hdir bucket count.
     """
 
-    def __init__(self, blobref: Callable[[bytes], str], max_dirent: int, bits: int) -> None:
-        self.blobref = blobref
+    def __init__(self, hash_name: str, max_dirent: int, bits: int) -> None:
+        self._hash = getattr(hashlib, hash_name)
+        self._prefix = hash_name + "-"
         self.max_dirent = max_dirent
         self.bits = bits
         self.mask = (1 << bits) - 1
@@ -278,14 +280,17 @@ class Flusher:
 
     def _store(self, text: str) -> str:
         blob = text.encode("ascii")
-        ref = self.blobref(blob)
+        ref = self._prefix + self._hash(blob).hexdigest()
         self.blobs[ref] = blob
         return ref
 
     def _dir_blob(self, frags: dict[str, str], names) -> str:
-        return self._store(
+        blob = (
             '{"data":{' + ",".join(map(frags.__getitem__, names)) + '},"type":"dir","ver":1}'
-        )
+        ).encode("ascii")
+        ref = self._prefix + self._hash(blob).hexdigest()
+        self.blobs[ref] = blob
+        return ref
 
     def flush(self, d: Dir) -> str:
         """Encode ``d`` and every dirty dir below it; return ``d``'s blobref."""
@@ -353,10 +358,14 @@ class Flusher:
             node.dirty.add(idx)
             if type(kid) is Leaf:
                 kid.ref = None
+                names = kid.names
                 if present:
-                    kid.names.add(name)
-                else:
-                    kid.names.discard(name)
+                    if name not in names:
+                        names.add(name)
+                        kid.order = None
+                elif name in names:
+                    names.discard(name)
+                    kid.order = None
                 return
             node = kid
             off += self.bits
@@ -388,7 +397,10 @@ class Flusher:
         if node.ref is not None:
             return node.ref
         if type(node) is Leaf:
-            ref = self._dir_blob(frags, sorted(node.names))
+            order = node.order
+            if order is None:
+                order = node.order = sorted(node.names)
+            ref = self._dir_blob(frags, order)
         else:
             kids = node.kids
             parts = node.parts

@@ -180,3 +180,37 @@ def is_dir_node(node) -> bool:
 def is_value_node(node) -> bool:
     t = type(node)
     return t is Val or t is ValRef
+
+
+def reachable_blobs(reader: Reader, roots) -> set[str]:
+    """Blobrefs reachable from the root directory blobs ``roots``.
+
+    Directory blobs are decoded (from the reader's cache when present, without
+    filling it); ``valref`` blobs are marked without being loaded.
+    """
+    live: set[str] = set()
+    stack = list(roots)
+    cache = reader._cache
+    load = reader.store.load
+    while stack:
+        ref = stack.pop()
+        if ref in live:
+            continue
+        live.add(ref)
+        node = cache.get(ref) or decode_dir_blob(load(ref), ref)
+        _mark(node, live, stack)
+    return live
+
+
+def _mark(node, live: set[str], stack: list[str]) -> None:
+    if type(node) is StoredHDir:
+        stack.extend(r for r in node.buckets if r is not None)
+        return
+    for e in node.entries.values():
+        t = type(e)
+        if t is DirRef:
+            stack.append(e.ref)
+        elif t is ValRef:
+            live.update(e.refs)
+        elif t is StoredDir or t is StoredHDir:
+            _mark(e, live, stack)

@@ -25,7 +25,7 @@ import errno as _errno
 import json
 import os
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from fluxlab.kvs import flags as _flags
 from fluxlab.kvs import treeobj as _treeobj
@@ -34,14 +34,11 @@ from fluxlab.kvs._nodes import (
     Dir,
     DirRef,
     Flusher,
-    StoredDir,
-    StoredHDir,
     Symlink,
     Val,
     ValRef,
-    decode_dir_blob,
 )
-from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node
+from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node, reachable_blobs
 from fluxlab.kvs.content import Checkpoint, ContentStore, MemoryContentStore
 from fluxlab.kvs.errors import (
     InvalidArgumentError,
@@ -60,63 +57,10 @@ from fluxlab.kvs.errors import (
     VersionNotAvailableError,
 )
 from fluxlab.kvs.keys import PRIMARY_NAMESPACE, split_key, validate_namespace_name
+from fluxlab.kvs.results import BatchResult, CommitResult, NamespaceInfo
 from fluxlab.kvs.txn import Txn
 
 __all__ = ["BatchResult", "CommitResult", "KVSModel", "NamespaceInfo"]
-
-
-class NamespaceInfo(NamedTuple):
-    """Head of a namespace, as answered by ``kvs.getroot``."""
-
-    name: str
-    owner: int
-    version: int
-    rootref: str
-
-
-class CommitResult(NamedTuple):
-    """Outcome of one successful commit: the root it is visible in."""
-
-    namespace: str
-    version: int
-    rootref: str
-
-
-class BatchResult(NamedTuple):
-    """Outcome of :meth:`KVSModel.commit_batch`.
-
-    Attributes
-    ----------
-    namespace : str
-    version : int
-        Namespace version after the batch; unchanged if nothing was applied.
-    rootref : str
-        Root blobref at ``version``.
-    keys : tuple of str
-        Sorted normalised keys named by the ops of the transactions that were
-        applied (what ``kvs.setroot`` carries and non-FULL watchers match on).
-    errors : tuple
-        One entry per transaction, in order: ``None`` if it was applied, else
-        the :class:`~fluxlab.kvs.errors.KVSError` that made it fail alone.
-    """
-
-    namespace: str
-    version: int
-    rootref: str
-    keys: tuple[str, ...]
-    errors: tuple[KVSError | None, ...]
-
-    @property
-    def committed(self) -> bool:
-        """True if at least one transaction was applied (a new version exists)."""
-        return any(e is None for e in self.errors)
-
-    def result(self, index: int) -> CommitResult:
-        """The result of transaction ``index``; raises its error if it failed."""
-        err = self.errors[index]
-        if err is not None:
-            raise err
-        return CommitResult(self.namespace, self.version, self.rootref)
 
 
 class _Namespace:
@@ -180,10 +124,11 @@ class KVSModel:
             )
         self._bits = hdir_size.bit_length() - 1
         _check_int(val_inline_max, "val_inline_max")
+        _check_int(cache_size, "cache_size", 1)
         self.store = store if store is not None else MemoryContentStore()
         self._reader = Reader(self.store, cache_size)
         self._applier = Applier(self.store, self._reader, val_inline_max)
-        self._flusher = Flusher(self.store.blobref, self.max_dirent, self._bits)
+        self._flusher = Flusher(self.store.hash_name, self.max_dirent, self._bits)
         self._ns: dict[str, _Namespace] = {}
         self._load(owner)
 
@@ -221,7 +166,7 @@ class KVSModel:
     def _new_root(self, rootref: str | None) -> tuple[Dir, dict[str, bytes]]:
         if rootref is None:
             root = Dir()
-            flusher = Flusher(self.store.blobref, self.max_dirent, self._bits)
+            flusher = Flusher(self.store.hash_name, self.max_dirent, self._bits)
             flusher.flush(root)
             return root, flusher.blobs
         return self._applier.materialize(DirRef(rootref)), {}
@@ -240,7 +185,7 @@ class KVSModel:
     def _create(self, name: str, owner: int, rootref: str | None) -> _Namespace:
         root, blobs = self._new_root(rootref)
         if root.ref is None:  # a seeded root holding foreign inline dirs
-            flusher = Flusher(self.store.blobref, self.max_dirent, self._bits)
+            flusher = Flusher(self.store.hash_name, self.max_dirent, self._bits)
             flusher.flush(root)
             blobs = flusher.blobs
         ns = _Namespace(name, owner, 0, root, root.ref)  # type: ignore[arg-type]
@@ -422,7 +367,8 @@ class KVSModel:
             )
         except StoreError as exc:
             self._reload(ns)
-            return BatchResult(ns.name, ns.version, ns.rootref, (), tuple(exc for _ in errors))
+            failed = tuple(exc if e is None else e for e in errors)
+            return BatchResult(ns.name, ns.version, ns.rootref, (), failed)
         ns.version = version
         ns.rootref = ref
         hist = ns.history
@@ -624,16 +570,8 @@ class KVSModel:
                     del ns.history[v]
                 cps.append(Checkpoint(ns.name, ns.owner, ns.version, ns.rootref))
             self.store.write({}, cps, history=keep_versions)
-        live: set[str] = set()
-        stack = [ref for ns in self._ns.values() for ref in ns.history.values()]
-        cache = self._reader._cache
-        while stack:
-            ref = stack.pop()
-            if ref in live:
-                continue
-            live.add(ref)
-            node = cache.get(ref) or decode_dir_blob(self.store.load(ref), ref)
-            _mark(node, live, stack)
+        roots = [ref for ns in self._ns.values() for ref in ns.history.values()]
+        live = reachable_blobs(self._reader, roots)
         removed = self.store.sweep(live)
         self._reader.forget(live.__contains__)
         return removed
@@ -648,17 +586,3 @@ class KVSModel:
             "store": self.store.stats(),
             "cache": len(self._reader._cache),
         }
-
-
-def _mark(node, live: set[str], stack: list[str]) -> None:
-    if type(node) is StoredHDir:
-        stack.extend(r for r in node.buckets if r is not None)
-        return
-    for e in node.entries.values():
-        t = type(e)
-        if t is DirRef:
-            stack.append(e.ref)
-        elif t is ValRef:
-            live.update(e.refs)
-        elif t is StoredDir or t is StoredHDir:
-            _mark(e, live, stack)

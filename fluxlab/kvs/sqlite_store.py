@@ -76,10 +76,13 @@ class SqliteContentStore(ContentStore):
             raise KVSError(f"synchronous must be OFF, NORMAL or FULL, not {synchronous!r}")
         self.path = Path(path)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_size = max(0, int(cache_size))
+        if type(cache_size) is not int or cache_size < 0:
+            raise KVSError(f"cache_size must be a non-negative integer, not {cache_size!r}")
+        self._cache_size = cache_size
+        self._conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
+            self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -87,12 +90,22 @@ class SqliteContentStore(ContentStore):
             self._db.executescript(_SCHEMA)
             self._check_meta()
         except (sqlite3.Error, OSError) as exc:
+            self.close()
             raise StoreError(f"cannot open content store {self.path}: {exc}") from exc
+        except StoreError:
+            self.close()
+            raise
 
     @classmethod
     def open_statedir(cls, statedir: str | os.PathLike[str], **kwargs) -> SqliteContentStore:
         """Open (or create) ``<statedir>/content.sqlite``."""
         return cls(Path(statedir) / SQLITE_FILENAME, **kwargs)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"content store {self.path} is closed")
+        return self._conn
 
     def _check_meta(self) -> None:
         rows = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
@@ -228,11 +241,12 @@ class SqliteContentStore(ContentStore):
         return {"count": count, "bytes": size, "cached": len(self._cache)}
 
     def close(self) -> None:
-        db = getattr(self, "_db", None)
+        self._cache.clear()
+        db = self._conn
         if db is not None:
+            self._conn = None
             try:
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:
                 pass
             db.close()
-            self._db = None  # type: ignore[assignment]

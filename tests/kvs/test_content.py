@@ -121,3 +121,18 @@ def test_sqlite_write_is_atomic(tmp_path):
     assert not s.contains(good)
     assert s.checkpoints() == {}
     s.close()
+
+
+def test_sqlite_use_after_close_is_a_clear_error(tmp_path):
+    s = SqliteContentStore.open_statedir(tmp_path)
+    ref = s.store(b"x")
+    s.close()
+    s.close()  # idempotent
+    with pytest.raises(StoreError, match="is closed"):
+        s.contains(ref)
+
+
+def test_sqlite_not_a_database(tmp_path):
+    (tmp_path / "content.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open content store"):
+        SqliteContentStore.open_statedir(tmp_path)
