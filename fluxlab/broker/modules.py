@@ -24,7 +24,10 @@ __all__ = ["MODULES", "ModuleLoadError", "find_module_class", "known_modules"]
 MODULES: dict[str, str] = {
     "heartbeat": "fluxlab.broker.heartbeat:Heartbeat",
     "kvs": "fluxlab.kvs.service:KVSModule",
-    "kvs-watch": "fluxlab.kvs.service:KVSWatchModule",
+    "job-ingest": "fluxlab.job.ingest:JobIngest",
+    "job-manager": "fluxlab.job.manager:JobManager",
+    "job-list": "fluxlab.job.list_service:JobList",
+    "sched-simple": "fluxlab.sched.simple:SchedSimple",
 }
 
 

@@ -54,7 +54,9 @@ class JobIngest(ServiceModule):
 
     def start(self) -> None:
         self.owner = os.getuid()
-        self._gen: FluidGenerator | None = None
+        # ids count milliseconds since the instance started (RFC 19); never 0
+        t0 = float(self.h.attr_get("broker.starttime") or time.time())
+        self._gen = FluidGenerator(0, timestamp=max(1, int((time.time() - t0) * 1000)))
         self._batch: list[tuple[Any, list[_Pending], bool]] = []
         self._valid: dict[str, tuple[dict | None, str | None]] = {}
         self._feasible: dict[str, tuple[int, str] | None] = {}
@@ -176,11 +178,6 @@ class JobIngest(ServiceModule):
     def _commit(self, batch) -> None:
         now = time.time()
         ops, manager_jobs = [], []
-        if self._gen is None:
-            self._gen = FluidGenerator(
-                generator_id=0,
-                timestamp=int(self.h.conf.get("job-ingest", {}).get("start-timestamp", 0)),
-            )
         for _, jobs, _ in batch:
             for p in jobs:
                 if p.error is None:

@@ -105,7 +105,7 @@ class JobManager(ServiceModule):
         entry = {"id": job.id, "n": job.nevents, "event": event}
         if extra:
             entry.update(extra)
-        job.nevents += 1
+        job.events.append(event)
         self._journal.append(entry)
         self._schedule_flush()
         if new != old:
@@ -242,34 +242,17 @@ class JobManager(ServiceModule):
                 ) from None
             job = Job(jobid, item.get("jobspec"))
             # the submit event is already in the KVS (ingest wrote it): apply, don't append
-            job.record.apply(
-                {
-                    "timestamp": t_submit,
-                    "name": "submit",
-                    "context": {"userid": userid, "urgency": urgency, "flags": flags, "version": 1},
-                }
-            )
-            job.nevents = 1
+            event = {
+                "timestamp": t_submit,
+                "name": "submit",
+                "context": {"userid": userid, "urgency": urgency, "flags": flags, "version": 1},
+            }
+            job.record.apply(event)
+            job.events.append(event)
             self.jobs[jobid] = job
             self.max_id = max(self.max_id, jobid)
             self.counts["submitted"] += 1
-            self._journal.append(
-                {
-                    "id": jobid,
-                    "n": 0,
-                    "jobspec": job.jobspec,
-                    "event": {
-                        "timestamp": t_submit,
-                        "name": "submit",
-                        "context": {
-                            "userid": userid,
-                            "urgency": urgency,
-                            "flags": flags,
-                            "version": 1,
-                        },
-                    },
-                }
-            )
+            self._journal.append({"id": jobid, "n": 0, "jobspec": job.jobspec, "event": event})
             self._schedule_flush()
             self.post(job, "validate")
         if self.streams or self._journal:
@@ -432,13 +415,7 @@ class JobManager(ServiceModule):
                 {
                     "events": [],
                     "active": [
-                        {
-                            **j.record.to_dict(),
-                            "name": j.name,
-                            "jobspec": j.jobspec,
-                            "R": j.R,
-                            "n": j.nevents,
-                        }
+                        {"id": j.id, "events": list(j.events), "jobspec": j.jobspec, "R": j.R}
                         for j in self.jobs.values()
                     ],
                 },

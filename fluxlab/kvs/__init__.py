@@ -39,3 +39,35 @@ __all__ = [
     "join_key",
     "normalize_key",
 ]
+
+#: ``flux.kvs`` client API (loaded on first use; see :mod:`fluxlab.kvs.client`).
+_CLIENT = {
+    "KVSDir",
+    "KVSTxn",
+    "KVSWatchFuture",
+    "commit",
+    "commit_async",
+    "exists",
+    "get",
+    "get_dir",
+    "isdir",
+    "join",
+    "kvs_watch_async",
+    "namespace_create",
+    "namespace_list",
+    "namespace_remove",
+    "put",
+    "put_mkdir",
+    "put_symlink",
+    "put_unlink",
+    "walk",
+}
+__all__ += sorted(_CLIENT)
+
+
+def __getattr__(name: str):
+    if name in _CLIENT:
+        from fluxlab.kvs import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'fluxlab.kvs' has no attribute {name!r}")

@@ -27,8 +27,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from fluxlab.kvs import flags as _flags
-from fluxlab.kvs import treeobj as _treeobj
+from fluxlab.kvs import flags as _flags, treeobj as _treeobj
 from fluxlab.kvs._apply import Applier
 from fluxlab.kvs._nodes import (
     Dir,

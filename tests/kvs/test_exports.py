@@ -39,6 +39,26 @@ def test_package_exports():
             "WatchRegistry",
             "join_key",
             "normalize_key",
+            # the flux.kvs client API (lazy, from fluxlab.kvs.client)
+            "KVSDir",
+            "KVSTxn",
+            "KVSWatchFuture",
+            "commit",
+            "commit_async",
+            "exists",
+            "get",
+            "get_dir",
+            "isdir",
+            "join",
+            "kvs_watch_async",
+            "namespace_create",
+            "namespace_list",
+            "namespace_remove",
+            "put",
+            "put_mkdir",
+            "put_symlink",
+            "put_unlink",
+            "walk",
         ]
     )
     for name in fluxlab.kvs.__all__:

@@ -4,8 +4,7 @@ import errno
 
 import pytest
 
-from fluxlab.kvs import flags as F
-from fluxlab.kvs import treeobj
+from fluxlab.kvs import flags as F, treeobj
 from fluxlab.kvs.errors import (
     BlobNotFoundError,
     InvalidArgumentError,

@@ -11,11 +11,9 @@ import copy
 import errno
 from typing import NamedTuple
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from fluxlab.kvs import flags as F
-from fluxlab.kvs import treeobj
+from fluxlab.kvs import flags as F, treeobj
 from fluxlab.kvs.errors import (
     InvalidKeyError,
     InvalidOpError,
