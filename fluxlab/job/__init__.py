@@ -121,6 +121,10 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'fluxlab.job' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"fluxlab.job.{mod}"), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(f"fluxlab.job.{mod}")
+    # importing fluxlab.job.wait (etc.) binds the *module* to the package
+    # attribute of the same name: bind every verb of that module instead
+    for verb, where in _LAZY.items():
+        if where == mod:
+            globals()[verb] = getattr(module, verb)
+    return globals()[name]

@@ -222,13 +222,28 @@ class JobIngest(ServiceModule):
 
         def submitted(fut) -> None:
             try:
-                fut.get()
+                resp = fut.get()
             except FluxError as e:
                 self._fail_all(batch, e.errno, f"job-ingest: job-manager refused the jobs: {e}")
                 return
+            refused = resp.get("errors") or {}
+            if refused:
+                self._refuse(batch, refused)
             self._respond_all(batch)
 
         self.h.rpc("kvs.commit", {"ops": ops}).then(committed)
+
+    def _refuse(self, batch, refused: dict) -> None:
+        """Jobs the job-manager would not take: fail them and remove their KVS data."""
+        ops = []
+        for _, jobs, _ in batch:
+            for p in jobs:
+                err = refused.get(str(p.id))
+                if p.error is None and err is not None:
+                    p.error = (int(err[0]), str(err[1]))
+                    ops.append({"op": "unlink", "key": job_key(p.id)})
+        if ops:
+            self.h.rpc("kvs.commit", {"ops": ops})
 
     def _fail_all(self, batch, errnum: int, text: str) -> None:
         for _, jobs, _ in batch:
