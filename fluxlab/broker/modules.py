@@ -25,6 +25,7 @@ MODULES: dict[str, str] = {
     "heartbeat": "fluxlab.broker.heartbeat:Heartbeat",
     "kvs": "fluxlab.kvs.service:KVSModule",
     "kvs-watch": "fluxlab.kvs.service:KVSWatchModule",
+    "resource": "fluxlab.resource.service:ResourceModule",
 }
 
 
@@ -102,6 +103,8 @@ def find_module_class(name: str) -> type[ServiceModule]:
                 f"module file {name!r} failed to import: {type(e).__name__}: {e}"
             ) from None
         return _only_module_class(mod, name)
+    if name in MODULES:  # built-in: skip the (slow) entry-point scan
+        return _load_spec(MODULES[name], name)
     known = known_modules()
     if name in known:
         return _load_spec(known[name], name)
