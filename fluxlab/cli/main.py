@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "module": ("fluxlab.cli.cmd_module", "list, load or remove broker modules"),
     "event": ("fluxlab.cli.cmd_broker", "publish or subscribe to events"),
     "keygen": ("fluxlab.cli.cmd_broker", "create a CURVE certificate for tcp overlays"),
+    "resource": ("fluxlab.cli.cmd_resource", "list, show status, drain and undrain resources"),
 }
 
 
