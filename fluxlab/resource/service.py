@@ -131,12 +131,17 @@ class ResourceModule(ServiceModule):
         (rank,) = unpack(msg, ("rank", int))
         if self.h.rank != 0 or not 0 < rank < self.h.size:
             raise ServiceError(errno.EINVAL, f"resource.hello: unexpected rank {rank}")
-        if rank not in self._monitors:
-            self._retries.pop(rank, None)
-            timer = self._timers.pop(rank, None)
-            if timer is not None:
-                timer.cancel()
-            self._monitor(rank)
+        # A new module instance on that rank: always watch it afresh.  The old
+        # stream may have ended without its failure being handled yet (the
+        # hello can overtake it on this reactor); its callback is then ignored.
+        old = self._monitors.pop(rank, None)
+        if old is not None:
+            old.cancel()
+        self._retries.pop(rank, None)
+        timer = self._timers.pop(rank, None)
+        if timer is not None:
+            timer.cancel()
+        self._monitor(rank)
 
     def _on_run(self, fut) -> None:
         try:

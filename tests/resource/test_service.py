@@ -295,3 +295,14 @@ def test_waiting_requests_fail_when_the_module_is_removed():
         with pytest.raises(FluxError) as exc:
             status.get(timeout=10)
         assert exc.value.errno == errno.ENOSYS and "before R was known" in str(exc.value)
+
+
+def test_quick_reload_on_a_rank_comes_back_online(inst4):
+    h = inst4.handle()
+    assert rpc(h, "resource.status")["online"] == "0-3"
+    for _ in range(5):  # remove and load pipelined: ENODATA and hello race at rank 0
+        remove = h.rpc("module.remove", {"name": "resource"}, nodeid=2)
+        load = h.rpc("module.load", {"name": "resource"}, nodeid=2)
+        remove.get(timeout=10)
+        load.get(timeout=10)
+        wait_for(lambda: rpc(h, "resource.status")["online"] == "0-3", what="rank 2 back")
