@@ -43,7 +43,7 @@ from fluxlab.kvs.errors import (
     NotSupportedError,
     SymlinkLoopError,
 )
-from fluxlab.kvs.keys import split_key
+from fluxlab.kvs.keys import MAX_KEY_DEPTH, split_key
 from fluxlab.kvs.txn import (
     OP_APPEND,
     OP_MKDIR,
@@ -270,6 +270,8 @@ class Applier:
                 n = len(comps)
                 if n == 0:
                     raise InvalidOpError("path resolves to the root directory")
+                if n > MAX_KEY_DEPTH:
+                    raise InvalidOpError(f"path through symlinks is deeper than {MAX_KEY_DEPTH}")
                 d = root
                 path = []
                 i = 0

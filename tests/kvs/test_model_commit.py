@@ -277,3 +277,14 @@ def test_treeobj_op_is_copied():
     m = KVSModel()
     m.commit(txn)
     assert m.get("k.x") == b"1"
+
+
+def test_deep_paths_are_refused_cleanly(model):
+    deep = ".".join(["d"] * 256)
+    model.commit(Txn().put(deep, b"bottom"))
+    assert model.get(deep) == b"bottom"
+    half = ".".join(["d"] * 200)
+    model.commit(Txn().symlink("s", half))
+    with pytest.raises(InvalidOpError, match="deeper than 256"):
+        model.commit(Txn().put("s." + ".".join(["e"] * 100), b"x"))
+    assert model.get(deep) == b"bottom"

@@ -322,7 +322,9 @@ watch_ops = st.one_of(
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batches=st.lists(st.lists(st.lists(watch_ops, max_size=3), min_size=1, max_size=3), max_size=8))
+@given(
+    batches=st.lists(st.lists(st.lists(watch_ops, max_size=3), min_size=1, max_size=3), max_size=8)
+)
 def test_watchers_track_the_value(batches):
     m = KVSModel(val_inline_max=4)
     reg = WatchRegistry(m)
