@@ -27,6 +27,7 @@ from fluxlab.kvs.keys import normalize_key, split_key
 from fluxlab.kvs.model import KVSModel
 from fluxlab.kvs.txn import Txn
 from fluxlab.kvs.watch import WatchRegistry
+from tests.kvs._helpers import rebuilt_rootref
 
 NAMES = ["a", "b", "c", "d"]
 KEYS = [
@@ -156,30 +157,6 @@ batches = st.lists(st.lists(st.lists(ops, max_size=4), min_size=1, max_size=4), 
 configs = st.sampled_from([(64, 16, 64), (2, 2, 2), (3, 4, 0), (1, 2, 4)])
 
 
-def _copy_of(m: KVSModel) -> str:
-    """Root blobref of a namespace rebuilt in one commit from m's leaves."""
-    txn = Txn()
-
-    def walk(prefix):
-        entries = m.list_dir(prefix or ".")
-        if not entries and prefix:
-            txn.mkdir(prefix)
-        for name, obj in entries.items():
-            key = f"{prefix}.{name}" if prefix else name
-            if obj["type"] == "dirref":
-                walk(key)
-            else:
-                txn.put_treeobj(key, obj)
-
-    walk("")
-    name = f"copy{len(m.namespace_list())}"
-    m.namespace_create(name, 0)
-    m.commit(txn, name)
-    ref = m.rootref(name)
-    m.namespace_remove(name)
-    return ref
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=batches, config=configs)
 def test_model_matches_reference(batches, config):
@@ -211,7 +188,7 @@ def test_model_matches_reference(batches, config):
         for key in KEYS[::3]:
             assert _model_lookup(m, key, version=version) == _ref_lookup(snap, key)
     # canonical encoding: equal content, equal root blobref
-    assert _copy_of(m) == m.rootref()
+    assert rebuilt_rootref(m) == m.rootref()
     # a model reopened on the same store sees the same tree
     again = KVSModel(m.store, max_dirent=max_dirent, hdir_size=hdir_size, val_inline_max=inline)
     assert again.rootref() == m.rootref()
