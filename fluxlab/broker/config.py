@@ -12,6 +12,7 @@ __all__ = ["BrokerConfig", "CT", "DEFAULT_MODULES"]
 #: Modules loaded at start (rc1) as ``(name, ranks, args)``; ranks "0" or "all".
 DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
     ("heartbeat", "0", []),
+    ("kvs", "0", []),
 ]
 
 

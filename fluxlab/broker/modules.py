@@ -27,7 +27,10 @@ MODULES: dict[str, str] = {
     "job-exec": "fluxlab.exec.job_exec:JobExec",
     "job-info": "fluxlab.job.info_service:JobInfoModule",
     "kvs": "fluxlab.kvs.service:KVSModule",
-    "kvs-watch": "fluxlab.kvs.service:KVSWatchModule",
+    "job-ingest": "fluxlab.job.ingest:JobIngest",
+    "job-manager": "fluxlab.job.manager:JobManager",
+    "job-list": "fluxlab.job.list_service:JobList",
+    "sched-simple": "fluxlab.sched.simple:SchedSimple",
 }
 
 

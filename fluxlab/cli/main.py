@@ -29,6 +29,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "module": ("fluxlab.cli.cmd_module", "list, load or remove broker modules"),
     "event": ("fluxlab.cli.cmd_broker", "publish or subscribe to events"),
     "keygen": ("fluxlab.cli.cmd_broker", "create a CURVE certificate for tcp overlays"),
+    "kvs": ("fluxlab.cli.cmd_kvs", "get, put and watch keys in the key-value store"),
+    "run": ("fluxlab.cli.cmd_submit", "run a job, streaming its output; exit with its exit code"),
+    "submit": ("fluxlab.cli.cmd_submit", "submit a job and print its id"),
+    "bulksubmit": ("fluxlab.cli.cmd_submit", "submit one job per input (GNU parallel style)"),
+    "jobs": ("fluxlab.cli.cmd_jobs", "list jobs"),
+    "job": (
+        "fluxlab.cli.cmd_job",
+        "job info, eventlog, attach, wait, kill, urgency, last, status, id ...",
+    ),
+    "cancel": ("fluxlab.cli.cmd_cancel", "cancel jobs"),
+    "queue": ("fluxlab.cli.cmd_queue", "enable, disable, start, stop the queue"),
 }
 
 

@@ -550,6 +550,10 @@ class Flux(FutureOwner):
 
                     logging.getLogger("fluxlab.handle").exception("callback failed: %s", e)
 
+    def call_soon_threadsafe(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` in this handle's callback context (reactor or loop); any thread."""
+        self._schedule(fn)
+
     def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run this handle's callbacks on ``loop`` and pump the socket from it."""
         if self._loop is loop:

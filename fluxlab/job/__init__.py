@@ -49,3 +49,82 @@ __all__ = [
     "UrgencyError",
     "validate_jobspec",
 ]
+
+#: Client verbs and services, loaded on first use so ``import fluxlab.job``
+#: stays light for the command line (``fluxlab.job.submit`` still works).
+_LAZY = {
+    "submit": "submit",
+    "submit_async": "submit",
+    "SubmitFuture": "submit",
+    "submit_get_id": "submit",
+    "submit_bulk_async": "submit",
+    "wait": "wait",
+    "wait_async": "wait",
+    "wait_get_status": "wait",
+    "JobWaitResult": "wait",
+    "cancel": "kill",
+    "cancel_async": "kill",
+    "kill": "kill",
+    "kill_async": "kill",
+    "job_raise": "kill",
+    "job_raise_async": "kill",
+    "event_watch": "event",
+    "event_watch_async": "event",
+    "event_wait": "event",
+    "JobEventWatchFuture": "event",
+    "JobException": "event",
+    "result": "result",
+    "result_async": "result",
+    "JobResultFuture": "result",
+    "job_list": "list",
+    "job_list_id": "list",
+    "job_list_inactive": "list",
+    "JobList": "list",
+    "get_job": "list",
+    "FluxExecutor": "executor",
+    "FluxExecutorFuture": "executor",
+    "output_watch": "output",
+    "output_watch_lines": "output",
+    "output_event_watch": "output",
+    "JobInfo": "info",
+    "JobInfoFormat": "info_format",
+    "job_fields_to_attrs": "info_format",
+    "job_kvs": "kvs_lookup",
+    "job_kvs_guest": "kvs_lookup",
+    "job_kvs_lookup": "kvs_lookup",
+}
+MAIN_EVENTS = frozenset(
+    {
+        "submit",
+        "validate",
+        "depend",
+        "priority",
+        "flux-restart",
+        "urgency",
+        "alloc",
+        "free",
+        "start",
+        "release",
+        "finish",
+        "clean",
+        "debug",
+        "exception",
+        "memo",
+    }
+)
+__all__ += [*_LAZY, "MAIN_EVENTS"]
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'fluxlab.job' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(f"fluxlab.job.{mod}")
+    # importing fluxlab.job.wait (etc.) binds the *module* to the package
+    # attribute of the same name: bind every verb of that module instead
+    for verb, where in _LAZY.items():
+        if where == mod:
+            globals()[verb] = getattr(module, verb)
+    return globals()[name]

@@ -27,8 +27,8 @@ class Job:
         "free_sent",
         "id",
         "jobspec",
+        "events",
         "name",
-        "nevents",
         "record",
         "sched_seq",
         "waiters",
@@ -46,7 +46,8 @@ class Job:
         self.free_sent = False
         self.deps: dict[str, Any] = {}  # description -> dependency object, outstanding
         self.waiters: list = []
-        self.nevents = 0
+        #: every event posted so far (active jobs only), for journal snapshots
+        self.events: list[dict] = []
         attrs = self.jobspec.get("attributes", {}) if isinstance(self.jobspec, dict) else {}
         system = attrs.get("system", {}) if isinstance(attrs, dict) else {}
         job = system.get("job", {}) if isinstance(system, dict) else {}
@@ -58,6 +59,10 @@ class Job:
             except (TypeError, KeyError, IndexError):
                 name = ""
         self.name = name
+
+    @property
+    def nevents(self) -> int:
+        return len(self.events)
 
     @property
     def state(self) -> JobState:

@@ -75,7 +75,6 @@ async def restart(jm: JobManager) -> int:
             jobspec = {}
         job = Job(jobid, jobspec)
         job.record = record
-        job.nevents = record.nevents
         jm.max_id = max(jm.max_id, jobid)
         if record.state == JobState.INACTIVE:
             jm.inactive[jobid] = InactiveJob(job)
@@ -86,6 +85,9 @@ async def restart(jm: JobManager) -> int:
                 job.R = json.loads(r_text)
             except ValueError:
                 job.R = None
+        from fluxlab.job.eventlog import parse_eventlog
+
+        job.events = [dict(e) for e in parse_eventlog(text)]
         jm.jobs[jobid] = job
         resumed.append(job)
     jm.inactive = dict(sorted(jm.inactive.items(), key=lambda kv: kv[1].t_inactive))

@@ -54,7 +54,9 @@ class JobIngest(ServiceModule):
 
     def start(self) -> None:
         self.owner = os.getuid()
-        self._gen: FluidGenerator | None = None
+        # ids count milliseconds since the instance started (RFC 19); never 0
+        t0 = float(self.h.attr_get("broker.starttime") or time.time())
+        self._gen = FluidGenerator(0, timestamp=max(1, int((time.time() - t0) * 1000)))
         self._batch: list[tuple[Any, list[_Pending], bool]] = []
         self._valid: dict[str, tuple[dict | None, str | None]] = {}
         self._feasible: dict[str, tuple[int, str] | None] = {}
@@ -176,11 +178,6 @@ class JobIngest(ServiceModule):
     def _commit(self, batch) -> None:
         now = time.time()
         ops, manager_jobs = [], []
-        if self._gen is None:
-            self._gen = FluidGenerator(
-                generator_id=0,
-                timestamp=int(self.h.conf.get("job-ingest", {}).get("start-timestamp", 0)),
-            )
         for _, jobs, _ in batch:
             for p in jobs:
                 if p.error is None:
@@ -225,13 +222,28 @@ class JobIngest(ServiceModule):
 
         def submitted(fut) -> None:
             try:
-                fut.get()
+                resp = fut.get()
             except FluxError as e:
                 self._fail_all(batch, e.errno, f"job-ingest: job-manager refused the jobs: {e}")
                 return
+            refused = resp.get("errors") or {}
+            if refused:
+                self._refuse(batch, refused)
             self._respond_all(batch)
 
         self.h.rpc("kvs.commit", {"ops": ops}).then(committed)
+
+    def _refuse(self, batch, refused: dict) -> None:
+        """Jobs the job-manager would not take: fail them and remove their KVS data."""
+        ops = []
+        for _, jobs, _ in batch:
+            for p in jobs:
+                err = refused.get(str(p.id))
+                if p.error is None and err is not None:
+                    p.error = (int(err[0]), str(err[1]))
+                    ops.append({"op": "unlink", "key": job_key(p.id)})
+        if ops:
+            self.h.rpc("kvs.commit", {"ops": ops})
 
     def _fail_all(self, batch, errnum: int, text: str) -> None:
         for _, jobs, _ in batch:

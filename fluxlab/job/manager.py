@@ -29,6 +29,22 @@ from fluxlab.job.urgency import URGENCY_MAX, URGENCY_MIN, default_priority
 
 __all__ = ["JobManager"]
 
+
+def _after_load(fn):
+    """Requests that arrive while jobs are being reloaded wait until it is done."""
+
+    def wrapper(self, msg):
+        if self.loading:
+            self.defer(msg)
+            self._early.append((fn, msg))
+            return None
+        return fn(self, msg)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 JOBID_ANY = 0xFFFFFFFFFFFFFFFF
 _INACTIVE_KEEP = 1_000_000
 
@@ -60,9 +76,10 @@ class JobManager(ServiceModule):
         self.loading = False
         if exc is not None:
             self.log(3, f"restart: could not reload jobs from the KVS: {exc}")
-        for msg in self._early:
-            self.submit(msg)
-        self._early = []
+        early, self._early = self._early, []
+        for fn, msg in early:
+            msg.handled = False
+            self._dispatch_request(lambda m, fn=fn: fn(self, m), False, msg)
 
     def stop(self) -> None:
         self._flush()
@@ -105,7 +122,7 @@ class JobManager(ServiceModule):
         entry = {"id": job.id, "n": job.nevents, "event": event}
         if extra:
             entry.update(extra)
-        job.nevents += 1
+        job.events.append(event)
         self._journal.append(entry)
         self._schedule_flush()
         if new != old:
@@ -215,11 +232,8 @@ class JobManager(ServiceModule):
 
     # -- submission ---------------------------------------------------------------
     @request_handler("submit")
+    @_after_load
     def submit(self, msg):
-        if self.loading:
-            self.defer(msg)
-            self._early.append(msg)
-            return None
         (jobs,) = unpack(msg, ("jobs", list))
         errors = {}
         for item in jobs:
@@ -242,34 +256,17 @@ class JobManager(ServiceModule):
                 ) from None
             job = Job(jobid, item.get("jobspec"))
             # the submit event is already in the KVS (ingest wrote it): apply, don't append
-            job.record.apply(
-                {
-                    "timestamp": t_submit,
-                    "name": "submit",
-                    "context": {"userid": userid, "urgency": urgency, "flags": flags, "version": 1},
-                }
-            )
-            job.nevents = 1
+            event = {
+                "timestamp": t_submit,
+                "name": "submit",
+                "context": {"userid": userid, "urgency": urgency, "flags": flags, "version": 1},
+            }
+            job.record.apply(event)
+            job.events.append(event)
             self.jobs[jobid] = job
             self.max_id = max(self.max_id, jobid)
             self.counts["submitted"] += 1
-            self._journal.append(
-                {
-                    "id": jobid,
-                    "n": 0,
-                    "jobspec": job.jobspec,
-                    "event": {
-                        "timestamp": t_submit,
-                        "name": "submit",
-                        "context": {
-                            "userid": userid,
-                            "urgency": urgency,
-                            "flags": flags,
-                            "version": 1,
-                        },
-                    },
-                }
-            )
+            self._journal.append({"id": jobid, "n": 0, "jobspec": job.jobspec, "event": event})
             self._schedule_flush()
             self.post(job, "validate")
         if self.streams or self._journal:
@@ -299,6 +296,7 @@ class JobManager(ServiceModule):
         return raw
 
     @request_handler("urgency")
+    @_after_load
     def urgency(self, msg):
         job = self._job(msg)
         (urgency,) = unpack(msg, ("urgency", int))
@@ -315,6 +313,7 @@ class JobManager(ServiceModule):
         return {"old_urgency": old}
 
     @request_handler("raise")
+    @_after_load
     def raise_(self, msg):
         job = self._job(msg)
         etype, severity, note = unpack(msg, ("type", str), ("severity", int, 0), ("note", str, ""))
@@ -326,6 +325,7 @@ class JobManager(ServiceModule):
         return {}
 
     @request_handler("cancel")
+    @_after_load
     def cancel(self, msg):
         job = self._job(msg)
         (note,) = unpack(msg, ("note", str, ""))
@@ -335,6 +335,7 @@ class JobManager(ServiceModule):
         return {}
 
     @request_handler("kill")
+    @_after_load
     def kill(self, msg):
         job = self._job(msg)
         (signum,) = unpack(msg, ("signum", int, int(signal.SIGTERM)))
@@ -348,6 +349,7 @@ class JobManager(ServiceModule):
         return {}
 
     @request_handler("memo")
+    @_after_load
     def memo(self, msg):
         job = self._job(msg)
         (memo,) = unpack(msg, ("memo", dict))
@@ -355,6 +357,7 @@ class JobManager(ServiceModule):
         return {}
 
     @request_handler("getinfo")
+    @_after_load
     def getinfo(self, msg):
         (raw,) = unpack(msg, ("id", (int, str)))
         jobid = self._parse_id(raw)
@@ -372,11 +375,13 @@ class JobManager(ServiceModule):
         }
 
     @request_handler("list")
+    @_after_load
     def list(self, msg):
         return {"jobs": [{**j.record.to_dict(), "name": j.name} for j in self.jobs.values()]}
 
     # -- wait ------------------------------------------------------------------------
     @request_handler("wait")
+    @_after_load
     def wait(self, msg):
         (raw,) = unpack(msg, ("id", (int, str), JOBID_ANY))
         jobid = JOBID_ANY if raw == JOBID_ANY else self._parse_id(raw)
@@ -432,13 +437,7 @@ class JobManager(ServiceModule):
                 {
                     "events": [],
                     "active": [
-                        {
-                            **j.record.to_dict(),
-                            "name": j.name,
-                            "jobspec": j.jobspec,
-                            "R": j.R,
-                            "n": j.nevents,
-                        }
+                        {"id": j.id, "events": list(j.events), "jobspec": j.jobspec, "R": j.R}
                         for j in self.jobs.values()
                     ],
                 },

@@ -1,0 +1,216 @@
+"""Reading trees: decoded-blob cache, entry lookup, path walks (internal).
+
+The same walker serves the live tree of a namespace and any stored snapshot
+(an older version, or a root blobref given by a client): live :class:`Dir`
+nodes are read directly, :class:`DirRef` nodes are resolved through a bounded
+LRU cache of decoded directory blobs.
+
+Path resolution follows Flux's lookup rules:
+
+- an intermediate component that is missing *or is a value* makes the key
+  not found (``ENOENT``), as in flux-core ``lookup.c``;
+- symlinks in the middle of a path are always followed; a final symlink is
+  followed unless the caller asks for the link itself;
+- a symlink target is a key from the root of its namespace (the symlink's
+  ``namespace`` if set, else the namespace being walked);
+- more than :data:`SYMLINK_LIMIT` hops raise ``ELOOP``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from fluxlab.kvs._nodes import (
+    DIR_TYPES,
+    Dir,
+    DirRef,
+    StoredDir,
+    StoredHDir,
+    Symlink,
+    Val,
+    ValRef,
+    crc,
+    decode_dir_blob,
+)
+from fluxlab.kvs.content import ContentStore
+from fluxlab.kvs.errors import KeyNotFoundError, SymlinkLoopError
+from fluxlab.kvs.keys import split_key
+
+#: Symlinks followed per lookup before ELOOP (flux-core SYMLINK_CYCLE_LIMIT).
+SYMLINK_LIMIT = 10
+
+
+class Reader:
+    """Resolves names and paths over live and stored directory nodes.
+
+    Parameters
+    ----------
+    store
+        Where blobs come from.
+    cache_size
+        Number of decoded directory blobs kept (LRU).
+    """
+
+    def __init__(self, store: ContentStore, cache_size: int = 4096) -> None:
+        self.store = store
+        self.cache_size = max(1, int(cache_size))
+        self._cache: OrderedDict[str, StoredDir | StoredHDir] = OrderedDict()
+
+    def load_dir(self, ref: str) -> StoredDir | StoredHDir:
+        """Decoded directory blob ``ref`` (cached)."""
+        cache = self._cache
+        node = cache.get(ref)
+        if node is not None:
+            cache.move_to_end(ref)
+            return node
+        node = decode_dir_blob(self.store.load(ref), ref)
+        cache[ref] = node
+        if len(cache) > self.cache_size:
+            cache.popitem(last=False)
+        return node
+
+    def forget(self, keep: Callable[[str], bool]) -> None:
+        """Drop cached decodings whose ref fails ``keep`` (after garbage collection)."""
+        for ref in [r for r in self._cache if not keep(r)]:
+            del self._cache[ref]
+
+    def child(self, node, name: str):
+        """Entry ``name`` of directory node ``node``, or ``None``."""
+        off = 0
+        while True:
+            t = type(node)
+            if t is Dir or t is StoredDir:
+                return node.entries.get(name)
+            if t is DirRef:
+                node = self.load_dir(node.ref)
+                off = 0
+                continue
+            # StoredHDir: descend into the bucket holding name
+            ref = node.buckets[(crc(name) >> off) & (node.size - 1)]
+            if ref is None:
+                return None
+            off += node.bits
+            node = self.load_dir(ref)
+
+    def entries(self, node) -> dict:
+        """Every entry of directory node ``node`` (a fresh dict)."""
+        t = type(node)
+        if t is Dir or t is StoredDir:
+            return dict(node.entries)
+        if t is DirRef:
+            return self.entries(self.load_dir(node.ref))
+        out: dict = {}
+        stack = [node]
+        while stack:
+            hd = stack.pop()
+            for ref in hd.buckets:
+                if ref is None:
+                    continue
+                sub = self.load_dir(ref)
+                if type(sub) is StoredHDir:
+                    stack.append(sub)
+                else:
+                    out.update(sub.entries)
+        return out
+
+    def value(self, node) -> bytes:
+        """Raw bytes of a Val/ValRef node (valref blobs concatenated)."""
+        if type(node) is Val:
+            return node.data
+        load = self.store.load
+        refs = node.refs
+        if len(refs) == 1:
+            return load(refs[0])
+        return b"".join([load(r) for r in refs])
+
+    def walk(
+        self,
+        root_of: Callable[[str], object],
+        namespace: str,
+        comps: tuple[str, ...],
+        follow: bool,
+        key: str,
+    ) -> tuple[object, str]:
+        """Resolve ``comps`` from ``root_of(namespace)``.
+
+        Returns ``(node, namespace)`` where ``namespace`` is the one the node was
+        found in (symlinks may cross).  ``follow`` says whether a final symlink
+        is followed.  ``root_of`` may raise ``NamespaceNotFoundError``.
+
+        Raises
+        ------
+        KeyNotFoundError
+            A component is missing or an intermediate component is a value.
+        SymlinkLoopError
+            More than :data:`SYMLINK_LIMIT` symlinks.
+        """
+        node = root_of(namespace)
+        hops = 0
+        i = 0
+        n = len(comps)
+        while i < n:
+            if type(node) not in DIR_TYPES:
+                raise KeyNotFoundError(f"key {key!r} not found in namespace {namespace!r}")
+            child = self.child(node, comps[i])
+            if child is None:
+                raise KeyNotFoundError(f"key {key!r} not found in namespace {namespace!r}")
+            if type(child) is Symlink and (follow or i < n - 1):
+                hops += 1
+                if hops > SYMLINK_LIMIT:
+                    raise SymlinkLoopError(
+                        f"key {key!r}: more than {SYMLINK_LIMIT} symlinks followed"
+                    )
+                if child.namespace is not None:
+                    namespace = child.namespace
+                comps = split_key(child.target, "symlink target") + comps[i + 1 :]
+                n = len(comps)
+                i = 0
+                node = root_of(namespace)
+                continue
+            node = child
+            i += 1
+        return node, namespace
+
+
+def is_dir_node(node) -> bool:
+    return type(node) in DIR_TYPES
+
+
+def is_value_node(node) -> bool:
+    t = type(node)
+    return t is Val or t is ValRef
+
+
+def reachable_blobs(reader: Reader, roots) -> set[str]:
+    """Blobrefs reachable from the root directory blobs ``roots``.
+
+    Directory blobs are decoded (from the reader's cache when present, without
+    filling it); ``valref`` blobs are marked without being loaded.
+    """
+    live: set[str] = set()
+    stack = list(roots)
+    cache = reader._cache
+    load = reader.store.load
+    while stack:
+        ref = stack.pop()
+        if ref in live:
+            continue
+        live.add(ref)
+        node = cache.get(ref) or decode_dir_blob(load(ref), ref)
+        _mark(node, live, stack)
+    return live
+
+
+def _mark(node, live: set[str], stack: list[str]) -> None:
+    if type(node) is StoredHDir:
+        stack.extend(r for r in node.buckets if r is not None)
+        return
+    for e in node.entries.values():
+        t = type(e)
+        if t is DirRef:
+            stack.append(e.ref)
+        elif t is ValRef:
+            live.update(e.refs)
+        elif t is StoredDir or t is StoredHDir:
+            _mark(e, live, stack)
