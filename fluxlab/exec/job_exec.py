@@ -113,6 +113,8 @@ class JobExec(ServiceModule):
         jobid, userid, jobspec, R = unpack(
             msg, ("id", int), ("userid", int, 0), ("jobspec", dict), ("R", dict)
         )
+        if not 0 <= jobid < 2**64:
+            raise ServiceError(errno.EPROTO, f"job-exec.start: job id {jobid} is out of range")
         if jobid in self.jobs:
             raise ServiceError(errno.EEXIST, f"job-exec.start: job {jobid} is already running")
         self.stream_add(msg)

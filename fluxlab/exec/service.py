@@ -132,6 +132,8 @@ class ExecModule(ServiceModule):
             ("ntasks", int),
             ("nnodes", int),
         )
+        if not 0 <= jobid < 2**64:
+            raise ServiceError(errno.EPROTO, f"exec.launch: job id {jobid} is out of range")
         if jobid in self.jobs:
             raise ServiceError(errno.EEXIST, f"exec.launch: job {jobid} already runs here")
         if not tasks or not all(isinstance(t, int) and 0 <= t < ntasks for t in tasks):
@@ -258,9 +260,9 @@ class ExecModule(ServiceModule):
             return
         job.finishing = True
         # the stream ends only once every output line of the job is in the KVS
-        self.kvs.then(lambda err, job=job: self._finish(job))
+        self.kvs.then(lambda err, job=job: self._job_done(job))
 
-    def _finish(self, job: _LocalJob) -> None:
+    def _job_done(self, job: _LocalJob) -> None:
         self._cleanup(job)
         self.jobs.pop(job.id, None)
         if not job.detached:
