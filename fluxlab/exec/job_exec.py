@@ -96,7 +96,12 @@ class JobExec(ServiceModule):
                 job.detach()
 
     def stats(self) -> dict:
-        return {"jobs": len(self.jobs), "kill-timeout": self.kill_timeout, **self.counts}
+        return {
+            "jobs": len(self.jobs),
+            "kill-timeout": self.kill_timeout,
+            "kvs-commits": self.kvs.commits,
+            **self.counts,
+        }
 
     # -- keys ---------------------------------------------------------------------------
     @staticmethod

@@ -273,6 +273,7 @@ class JobInfoModule(ServiceModule):
     @request_handler("eventlog-watch", streaming=True)
     def eventlog_watch(self, msg):
         jobid, path, follow = unpack(msg, ("id", int), ("path", str), ("follow", bool, True))
+        _check_id(jobid, "job-info.eventlog-watch")
         _check_path(path, "job-info.eventlog-watch")
         w = _Watch(self, msg, jobid, path)
         self.stream_add(msg)
@@ -296,6 +297,7 @@ class JobInfoModule(ServiceModule):
     @request_handler("lookup")
     async def lookup(self, msg):
         jobid, keys, decode = unpack(msg, ("id", int), ("keys", list), ("decode", bool, False))
+        _check_id(jobid, "job-info.lookup")
         for k in keys:
             if not isinstance(k, str):
                 raise ServiceError(errno.EPROTO, "job-info.lookup: keys must be strings")
@@ -318,6 +320,11 @@ class JobInfoModule(ServiceModule):
             else:
                 out[k] = text
         return out
+
+
+def _check_id(jobid: int, where: str) -> None:
+    if not 0 <= jobid < 2**64:
+        raise ServiceError(errno.EPROTO, f"{where}: job id {jobid} is out of range")
 
 
 def _check_path(path: str, where: str) -> None:

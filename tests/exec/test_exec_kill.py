@@ -123,6 +123,18 @@ def test_start_failure_on_one_rank_kills_the_others(h, tmp_path):
     assert [r["type"] for r in resps] == ["exception", "start", "finish", "release"]
 
 
+def test_rank_without_exec_module_fails_the_job(h):
+    h.rpc("module.remove", {"name": "exec"}, nodeid=1).get(10)
+    try:
+        _, resps = run(h, jobspec(SLEEPER, num_tasks=2), resources(1, 1))
+    finally:
+        h.rpc("module.load", {"name": "exec"}, nodeid=1).get(10)
+    t = by_type(resps)
+    assert t["exception"][0]["note"].startswith("rank 1: ")
+    # the task on rank 0 was started, then killed by job-exec's SIGTERM
+    assert t["finish"] == [{"status": (128 + signal.SIGTERM) << 8}]
+
+
 def test_simulated_execution(inst, h):
     before = [h.rpc("exec.stats", nodeid=r).get(10)["started-tasks"] for r in range(2)]
     js = jobspec(["never-run"], num_tasks=2)
