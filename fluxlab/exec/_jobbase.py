@@ -163,5 +163,4 @@ class ExecJob:
 
     # -- what subclasses provide ----------------------------------------------------
     def signal(self, signum: int) -> None:
-        """Deliver ``signum`` to every task of the job."""
-        raise NotImplementedError
+        """Deliver ``signum`` to every task of the job (a refused job has none)."""

@@ -202,3 +202,15 @@ class Proc:
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the task's process group (after it exited).
+
+        A task may leave background processes behind; they share its process
+        group, whose id stays reserved while any member lives, so this
+        cannot hit an unrelated process.
+        """
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -259,6 +259,8 @@ class ExecModule(ServiceModule):
         if job.running > 0 or job.finishing:
             return
         job.finishing = True
+        for proc in job.procs.values():
+            proc.kill_group()  # background processes a task left behind end with the job
         # the stream ends only once every output line of the job is in the KVS
         self.kvs.then(lambda err, job=job: self._job_done(job))
 

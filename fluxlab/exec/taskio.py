@@ -32,9 +32,14 @@ from fluxlab.exec.output import (
 from fluxlab.exec.spec import ExecSpec, StreamOptions
 from fluxlab.job.eventlog import encode_event
 
-__all__ = ["TaskOutput"]
+__all__ = ["MAX_EVENT_DATA", "TaskOutput"]
 
 _STREAMS = ("stdout", "stderr")
+
+#: Largest chunk of task output in one ``data`` event.  Longer lines are
+#: split, so one entry stays well below the KVS value limit (1 MiB) even
+#: base64-encoded, and one bad line cannot fail the commit of a whole batch.
+MAX_EVENT_DATA = 256 * 1024
 
 
 class _Sink:
@@ -45,7 +50,7 @@ class _Sink:
     def __init__(self, fd: int | None, label: bool, line: bool):
         self.fd = fd
         self.label = label
-        self.buffer = LineBuffer() if line else None
+        self.buffer = LineBuffer(limit=MAX_EVENT_DATA) if line else None
 
 
 class TaskOutput:
@@ -136,8 +141,14 @@ class TaskOutput:
             return
         ts = self._clock()
         for chunk in chunks:
-            event = {"timestamp": ts, "name": "data", "context": data_context(stream, task, chunk)}
-            self._append(self.key, encode_event(event))
+            for i in range(0, len(chunk), MAX_EVENT_DATA):
+                piece = chunk[i : i + MAX_EVENT_DATA]
+                event = {
+                    "timestamp": ts,
+                    "name": "data",
+                    "context": data_context(stream, task, piece),
+                }
+                self._append(self.key, encode_event(event))
 
     def task_eof(self, task: int) -> None:
         """Task ``task`` closed its output: flush partial lines, post EOFs."""

@@ -102,6 +102,22 @@ def test_environment(inst, h):
     assert [out[r]["FLUX_URI"] for r in range(3)] == [uris[0], uris[0], uris[1]]
 
 
+def test_tasks_reach_their_broker_through_fluxlab_uri(h):
+    import pathlib
+    import sys
+
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    code = "import fluxlab; h = fluxlab.Flux(); print(h.attr_get('rank')); h.close()"
+    js = jobspec(
+        [sys.executable, "-c", code],
+        num_tasks=2,
+        environment={"PATH": os.environ["PATH"], "PYTHONPATH": root},
+    )
+    jobid, resps = run(h, js, resources(1, 1), timeout=60)
+    assert by_type(resps)["finish"] == [{"status": 0}], task_output(h, jobid, "stderr")
+    assert task_output(h, jobid) == {0: "0\n", 1: "1\n"}
+
+
 def test_task_counts_over_four_ranks(inst, h):
     js = jobspec(env_cmd("FLUX_URI"), num_tasks=7, num_nodes=4)
     jobid, resps = run(h, js, resources(2, 2, 2, 2))
@@ -271,6 +287,23 @@ def test_exec_module_refuses_bad_launch(h):
     with pytest.raises(FluxError) as e:
         fut.get(10)
     assert e.value.errno == errno.EPROTO and "tasks" in str(e.value)
+
+
+def test_background_processes_end_with_the_job(h, tmp_path):
+    pidfile = tmp_path / "pid"
+    cmd = ["sh", "-c", f"sleep 60 > /dev/null 2>&1 & echo $! > {pidfile}"]
+    _, resps = run(h, jobspec(cmd), resources(1))
+    assert by_type(resps)["finish"] == [{"status": 0}]
+    pid = int(pidfile.read_text())
+
+    def gone():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ")[1].startswith("Z")
+        except FileNotFoundError:
+            return True
+
+    wait_for(gone, what="the task's background sleep to be killed")
 
 
 def test_no_tasks_left_behind(h):

@@ -90,3 +90,19 @@ def test_unopenable_file_names_it(tmp_path):
     bad = str(tmp_path / "missing-dir" / "o.{{task.id}}")
     with pytest.raises(OSError, match="error opening output file .*missing-dir/o.0"):
         make(tmp_path, output=bad)
+
+
+def test_huge_lines_are_split(tmp_path):
+    from fluxlab.exec.taskio import MAX_EVENT_DATA
+
+    out, lines = make(tmp_path, tasks=(0,))
+    out.write(0, "stdout", b"x" * (2 * MAX_EVENT_DATA + 10) + b"\n")
+    out.write(0, "stderr", b"y" * (MAX_EVENT_DATA + 1))
+    out.task_eof(0)
+    data = [c for c in contexts(lines) if "data" in c]
+    assert all(len(c["data"]) <= MAX_EVENT_DATA for c in data)
+    assert (
+        "".join(c["data"] for c in data if c["stream"] == "stdout")
+        == "x" * (2 * MAX_EVENT_DATA + 10) + "\n"
+    )
+    assert sum(len(c["data"]) for c in data if c["stream"] == "stderr") == MAX_EVENT_DATA + 1
