@@ -67,6 +67,18 @@ def test_plain_kill_forwards_the_signal(h):
     assert "exception" not in t
 
 
+def test_kill_right_after_start(h):
+    # the kill may arrive before or after the tasks are launched: same outcome
+    jobid, fut = start(h, jobspec(SLEEPER, num_tasks=2), resources(1, 1))
+    h.rpc("job-exec.kill", {"id": jobid, "signum": signal.SIGTERM, "escalate": True}).get(10)
+    t = by_type(responses(fut))
+    assert t["finish"] == [{"status": (128 + signal.SIGTERM) << 8}]
+    wait_for(
+        lambda: all(h.rpc("exec.stats", nodeid=r).get(10)["jobs"] == 0 for r in range(2)),
+        what="no job left on any rank",
+    )
+
+
 def test_escalation_sigkills_a_task_that_ignores_sigterm(h):
     jobid, fut = start(h, jobspec(STUBBORN, num_tasks=2), resources(1, 1))
     assert first_response(fut)["type"] == "start"
