@@ -8,7 +8,11 @@ instance (kvs, job-exec, exec):
   release, and how many ``kvs.commit`` requests job-exec needed for them;
 * ``real_latency``: start-to-release time of a one-task ``true`` job
   (median, p99);
-* ``real_concurrent``: N one-task ``true`` jobs at once, jobs/s.
+* ``real_concurrent``: N one-task ``true`` jobs at once, jobs/s;
+* ``pipeline_simulated``: N simulated jobs bulk-submitted through job-ingest,
+  job-manager and sched-simple, timed until job-exec sent the final release
+  of the last one (job-exec's view of the end; the job manager's own
+  clean-up after that is not included).
 
 Usage: ``python bench/exec.py [--quick]``
 """
@@ -31,6 +35,15 @@ from fluxlab.job.jobspec import JobspecV1
 from fluxlab.resource.rv1 import ResourceSet
 
 MODULES = [("kvs", "0", []), ("job-exec", "0", []), ("exec", "all", [])]
+PIPELINE = [
+    ("kvs", "0", []),
+    ("resource", "all", ["cores=64"]),
+    ("job-ingest", "0", []),
+    ("job-manager", "0", []),
+    ("sched-simple", "0", []),
+    ("job-exec", "0", []),
+    ("exec", "all", []),
+]
 
 
 def drain(fut) -> None:
@@ -81,6 +94,25 @@ def real_concurrent(h, n: int, R: dict) -> dict:
     return {"jobs": n, "jobs_per_s": round(n / (time.perf_counter() - t), 1)}
 
 
+def pipeline_simulated(n: int) -> dict:
+    from fluxlab.job.submit import submit_bulk_async
+
+    js = JobspecV1.from_command(["true"], environment={})
+    js.setattr("system.exec.test.run_duration", "0.001s")
+    spec = js.dumps()
+    with fluxlab.start(size=1, modules=PIPELINE) as inst:
+        h = inst.handle()
+        t = time.perf_counter()
+        futs = [submit_bulk_async(h, [spec] * min(1000, n - i)) for i in range(0, n, 1000)]
+        for f in futs:
+            f.get(60)
+        while h.rpc("job-exec.stats").get()["finished"] < n:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t
+        h.close()
+    return {"jobs": n, "jobs_per_s": round(n / elapsed)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer jobs")
@@ -95,6 +127,7 @@ def main() -> None:
             "real_concurrent": real_concurrent(h, n_conc, R),
         }
         h.close()
+    result["pipeline_simulated"] = pipeline_simulated(n_sim)
     print(json.dumps(result, indent=2))
 
 

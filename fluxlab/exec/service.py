@@ -182,8 +182,13 @@ class ExecModule(ServiceModule):
             job.output = TaskOutput(
                 spec, job.id, out_key, self.kvs.append, values, job.tasks, time.time
             )
-        except OSError as e:
-            self._failed(job, job.tasks[0], e.errno or errno.EIO, e.strerror or str(e))
+        except OSError as e:  # an output file: flux-shell exits 1 then
+            self._failed(job, job.tasks[0], e.errno or errno.EIO, e.strerror or str(e), 1 << 8)
+            return
+        if spec.input_path is not None and not os.access(spec.input_path, os.R_OK):
+            code = errno.EACCES if os.path.exists(spec.input_path) else errno.ENOENT
+            note = f"error opening input file '{spec.input_path}': {os.strerror(code)}"
+            self._failed(job, job.tasks[0], code, note, status=1 << 8)
             return
         pids = {}
         for local_id, task in enumerate(job.tasks):
@@ -206,13 +211,10 @@ class ExecModule(ServiceModule):
                 )
             except ProcError as e:
                 code = e.errno or errno.EINVAL
-                if spec.input_path and "input file" in str(e.strerror or ""):
-                    note = str(e.strerror)
-                else:
-                    note = (
-                        f"task {task} (host {self.hostname}): start failed: "
-                        f"{spec.command[0]}: {os.strerror(code)}"
-                    )
+                note = (
+                    f"task {task} (host {self.hostname}): start failed: "
+                    f"{spec.command[0]}: {os.strerror(code)}"
+                )
                 self._failed(job, task, code, note)
                 return
             job.procs[task] = proc
@@ -229,13 +231,16 @@ class ExecModule(ServiceModule):
         }
         self.kvs.append(key, encode_event(event))
 
-    def _failed(self, job: _LocalJob, task: int, errnum: int, note: str) -> None:
+    def _failed(
+        self, job: _LocalJob, task: int, errnum: int, note: str, status: int | None = None
+    ) -> None:
+        """Report that ``task`` could not start (``status`` default: from ``errnum``)."""
         self.respond(
             job.msg,
             {
                 "type": "failed",
                 "taskrank": task,
-                "status": exit_status_for_errno(errnum),
+                "status": exit_status_for_errno(errnum) if status is None else status,
                 "errnum": errnum,
                 "note": note,
             },

@@ -7,7 +7,6 @@ The main eventlog is read up to ``free`` (see ``test_job_becomes_inactive``).
 """
 
 import errno
-import pathlib
 import signal
 
 import pytest
@@ -20,13 +19,12 @@ from fluxlab.job.eventlog import EventLogEvent
 from fluxlab.job.jobspec import JobspecV1
 from fluxlab.testing import wait_for
 
-FAKE = str(pathlib.Path(__file__).with_name("fakeresource.py"))
 PIPELINE = [
     ("kvs", "0", []),
+    ("resource", "all", ["cores=2"]),
     ("job-info", "0", []),
     ("job-ingest", "0", []),
     ("job-manager", "0", []),
-    (FAKE, "0", ["cores=2"]),
     ("sched-simple", "0", []),
     ("job-exec", "0", ["kill-timeout=0.5s"]),
     ("exec", "all", []),

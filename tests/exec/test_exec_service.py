@@ -196,7 +196,8 @@ def test_missing_input_file(h, tmp_path):
     _, resps = run(h, jobspec(["cat"], input=str(tmp_path / "nope")), resources(1))
     t = by_type(resps)
     assert "error opening input file" in t["exception"][0]["note"]
-    assert t["finish"] == [{"status": 127 << 8}]
+    assert "No such file or directory" in t["exception"][0]["note"]
+    assert t["finish"] == [{"status": 1 << 8}]
 
 
 def test_output_file_template_and_label_io(h, tmp_path):
