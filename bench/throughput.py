@@ -28,12 +28,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import rss_mb  # noqa: E402
+from _util import rss_mb
 
-import fluxlab  # noqa: E402
-from fluxlab.job import JobspecV1  # noqa: E402
-from fluxlab.job.states import JobState  # noqa: E402
-from fluxlab.job.submit import submit_bulk_async  # noqa: E402
+import fluxlab
+from fluxlab.job import JobspecV1
+from fluxlab.job.states import JobState
+from fluxlab.job.submit import submit_bulk_async
 
 CORES = 64
 
