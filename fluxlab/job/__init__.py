@@ -5,6 +5,9 @@ submodule (the command line's ``fluxlab.job.event``, say) does not pull in
 the jobspec machinery.  ``fluxlab.job.submit`` and friends have Flux's names.
 """
 
+import sys
+import types
+
 __all__ = [
     "dependency_array_create",
     "DependencyError",
@@ -144,3 +147,25 @@ def __getattr__(name: str):
         if where == mod:
             globals()[verb] = getattr(module, verb)
     return globals()[name]
+
+
+class _JobPackage(types.ModuleType):
+    """``fluxlab.job`` itself: keeps Flux's names bound to the verbs.
+
+    Importing the submodule ``fluxlab.job.submit`` makes Python bind the
+    *module* as the package attribute ``submit``, hiding the function of the
+    same name (Flux avoids this by importing everything eagerly).  Here the
+    binding is intercepted and the verb is bound instead.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if (
+            isinstance(value, types.ModuleType)
+            and _LAZY.get(name) == name
+            and value.__name__ == f"{__name__}.{name}"
+        ):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _JobPackage
