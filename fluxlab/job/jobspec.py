@@ -32,7 +32,7 @@ from fluxlab.job._jobspec_rules import JobspecError, validate_canonical
 from fluxlab.job.count import Count, CountError
 from fluxlab.job.duration import DurationError, duration_seconds
 
-__all__ = ["NEST_COMMAND", "Jobspec", "JobspecError", "JobspecV1", "validate_jobspec"]
+__all__ = ["NEST_COMMAND", "Jobspec", "JobspecError", "JobspecV1", "validate_jobspec"]  # noqa: F822
 
 #: Program that a nested-instance jobspec runs (see the module docstring).
 NEST_COMMAND: tuple[str, ...] = ("flux", "broker")
