@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 import sys
 
 from fluxlab.cli.job_opts import add_job_options, build_jobspec, parse_flags, parse_urgency_arg
@@ -207,6 +208,9 @@ def _bulk_inputs(
     return command, [tuple(line.split(sep)) if sep else (line,) for line in lines]
 
 
+_FIELD = re.compile(r"\{(\w*)\}")
+
+
 class _Fmt(dict):
     def __missing__(self, key):
         raise CommandError(f"unknown replacement field {{{key}}} in the command")
@@ -235,13 +239,10 @@ def run_bulksubmit(args, ctx) -> int:
                 fields[k] = str(eval(code, {"__builtins__": {}}, {"x": values[0]}))
             except Exception as e:  # noqa: BLE001 - user expression
                 raise CommandError(f"--define {k}: {e}") from None
-        cmd = []
-        for a in template:
-            a = a.replace("{}", values[0])
-            try:
-                cmd.append(a.format_map(fields) if "{" in a else a)
-            except (ValueError, IndexError) as e:
-                raise CommandError(f"bad replacement in {a!r}: {e}") from None
+        cmd = [
+            _FIELD.sub(lambda m, f=fields, v=values: f[m.group(1)] if m.group(1) else v[0], a)
+            for a in template
+        ]
         for cc in _ccs(args.cc):
             jobspecs.append(build_jobspec(args, _subst_cc(cmd, cc)))
     if args.dry_run:

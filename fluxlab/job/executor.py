@@ -285,7 +285,15 @@ class FluxExecutor(concurrent.futures.Executor):
         self._watch(fut, jobid)
 
     def _watch(self, fut: FluxExecutorFuture, jobid: JobID, attach: bool = False) -> None:
-        state = {"seen": False}
+        state = {"seen": False, "finished": False}
+
+        def finished() -> None:
+            # once per job: after `clean` the canceled watch still ends with
+            # ENODATA/ECANCELED, which must not count the job a second time
+            if not state["finished"]:
+                state["finished"] = True
+                self._finished()
+
         try:
             w = event_watch_async(self._h, jobid)
         except FluxError as e:
@@ -303,12 +311,12 @@ class FluxExecutor(concurrent.futures.Executor):
                         fut.set_exception(ValueError(f"job {jobid} not found: {e}"))
                     else:
                         fut.set_exception(e)
-                self._finished()
+                finished()
                 return
             if ev is None:
                 if not fut.done():
                     fut.set_exception(OSError("eventlog ended before the job finished"))
-                self._finished()
+                finished()
                 return
             if attach and not state["seen"]:
                 fut._set_jobid(jobid)
@@ -324,7 +332,7 @@ class FluxExecutor(concurrent.futures.Executor):
                 if not fut.done():
                     fut.set_exception(JobException(ev))
                 w.cancel()
-                self._finished()
+                finished()
 
         w.then(on_event)
 
