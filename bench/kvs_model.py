@@ -14,8 +14,8 @@ Measures, in this Python process:
   ``job.0000.0000.XXXX.XXXX.eventlog`` (RFC 16 dothex, 10,000 jobs in one
   directory), single and merged by 64;
 - ``memory_100k``: traced Python memory of a model holding 100,000 keys
-  committed in merged batches, before and after garbage collection of old
-  versions;
+  committed in merged batches of 64 (spread layout), with every version
+  still in history, then after ``collect_garbage(keep_versions=1)``;
 - ``sqlite``: the merged-commit rate on the sqlite store.
 
 Rates are the best of ``--repeat`` runs (the machine may be shared).
@@ -175,10 +175,12 @@ def bench_memory(nkeys: int) -> dict:
     return {
         "keys": nkeys,
         "versions": m.version(),
+        "history_kept": m.history_size,
         "traced_mib": round(used / 2**20, 1),
         "store_blobs": store["count"],
         "store_mib": round(store["bytes"] / 2**20, 1),
         "after_gc_traced_mib": round(used_gc / 2**20, 1),
+        "after_gc_bytes_per_key": round(used_gc / nkeys),
         "after_gc_store_blobs": store_gc["count"],
         "after_gc_blobs_removed": removed,
     }

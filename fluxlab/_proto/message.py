@@ -268,6 +268,12 @@ class Message:
             self._raw = raw
         return raw
 
+    def freeze_payload(self) -> None:
+        """Serialise the payload now and drop the object, so a message handed
+        to another thread shares no mutable data with its sender."""
+        self.raw_payload  # noqa: B018 - encodes and caches
+        self._payload = _UNSET
+
     def copy(self) -> Message:
         m = Message(
             self.type,

@@ -27,6 +27,7 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -109,6 +110,11 @@ class Broker:
         self.run_event = threading.Event()
         self.exit_status = 0
         self._closed = False
+        # in-process clients (DirectConnector): a queue the broker drains when
+        # the eventfd fires; the flag avoids a syscall per message under load
+        self._direct_q: deque = deque()
+        self._direct_flag = False
+        self._direct_efd = os.eventfd(0, os.EFD_NONBLOCK) if cfg.embedded else -1
 
         ctx = context()
         tr = get_transport(cfg.transport)
@@ -218,6 +224,8 @@ class Broker:
         """Run the broker until it reaches EXIT; returns its exit status."""
         r = self.reactor
         r.add_reader(self.client_sock, self._on_client)
+        if self._direct_efd >= 0:
+            r.add_reader(self._direct_efd, self._on_direct)
         if self.child_sock is not None:
             r.add_reader(self.child_sock, self._on_child)
         if self.parent_sock is not None:
@@ -330,7 +338,12 @@ class Broker:
             return
         self._closed = True
         for c in self.clients.values():
+            if c.direct is not None:
+                c.direct.lost = True
+                c.direct.deliver(Message.control(0))
             c.close()
+        if self._direct_efd >= 0:
+            os.close(self._direct_efd)
         for child in self.children.values():
             child.close()
         for s in (self.client_sock, self.child_sock, self.parent_sock):
@@ -486,6 +499,49 @@ class Broker:
                     f"client {hop[1:9]} sent a {mtype} message; only rank 0 publishes events",
                     "broker",
                 )
+
+    # -- in-process clients ------------------------------------------------------
+    def direct_submit(self, hop: str, item) -> None:
+        """Hand a message (or a new DirectConnector) to this broker; any thread."""
+        self._direct_q.append((hop, item))
+        if not self._direct_flag:
+            self._direct_flag = True
+            try:
+                os.eventfd_write(self._direct_efd, 1)
+            except OSError:
+                pass
+
+    def _on_direct(self) -> None:
+        try:
+            os.eventfd_read(self._direct_efd)
+        except OSError:
+            pass
+        self._direct_flag = False
+        q = self._direct_q
+        while q:
+            hop, item = q.popleft()
+            if not isinstance(item, Message):
+                self.clients[hop] = ClientPeer(hop, b"", direct=item)
+                continue
+            mtype = item.type
+            if mtype == REQUEST:
+                size = len(item.raw_payload)
+                if size > MAX_PAYLOAD:
+                    item.route.append(hop)
+                    self._error(
+                        item,
+                        errno.EMSGSIZE,
+                        f"payload of {size} bytes exceeds the {MAX_PAYLOAD} byte limit",
+                    )
+                    continue
+                client = self.clients.get(hop)
+                if client is not None:
+                    client.used.add((item.topic.partition(".")[0], item.aux1))
+                self.route_request(item, hop)
+            elif mtype == RESPONSE:
+                self.route_response(item)
+            elif mtype == CONTROL and item.aux1 == CT.CLIENT_GOODBYE:
+                self._client_gone(hop, "closed")
 
     def _on_child(self) -> None:
         sock = self.child_sock
@@ -662,6 +718,9 @@ class Broker:
 
     def _send_client(self, hop: str, msg: Message) -> None:
         client = self.clients.get(hop)
+        if client is not None and client.direct is not None:
+            client.direct.deliver(msg)
+            return
         ident = client.ident if client is not None else hop[1:].encode()
         try:
             send_frames(self.client_sock, [ident, *msg.encode()])

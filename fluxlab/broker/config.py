@@ -13,6 +13,7 @@ __all__ = ["BrokerConfig", "CT", "DEFAULT_MODULES"]
 DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
     ("heartbeat", "0", []),
     ("kvs", "0", []),
+    ("resource", "all", []),
 ]
 
 

@@ -28,6 +28,7 @@ MODULES: dict[str, str] = {
     "job-manager": "fluxlab.job.manager:JobManager",
     "job-list": "fluxlab.job.list_service:JobList",
     "sched-simple": "fluxlab.sched.simple:SchedSimple",
+    "resource": "fluxlab.resource.service:ResourceModule",
 }
 
 
@@ -105,6 +106,8 @@ def find_module_class(name: str) -> type[ServiceModule]:
                 f"module file {name!r} failed to import: {type(e).__name__}: {e}"
             ) from None
         return _only_module_class(mod, name)
+    if name in MODULES:  # built-in: skip the (slow) entry-point scan
+        return _load_spec(MODULES[name], name)
     known = known_modules()
     if name in known:
         return _load_spec(known[name], name)

@@ -24,11 +24,13 @@ def _pidfd(pid: int) -> int | None:
 class ClientPeer:
     """A connected client: event subscriptions, services used, liveness."""
 
-    __slots__ = ("hop", "ident", "pidfd", "subs", "used")
+    __slots__ = ("direct", "hop", "ident", "pidfd", "subs", "used")
 
-    def __init__(self, hop: str, ident: bytes):
+    def __init__(self, hop: str, ident: bytes, direct=None):
         self.hop = hop
         self.ident = ident
+        #: a DirectConnector for in-process clients (messages are handed over, not sent)
+        self.direct = direct
         self.subs: list[str] = []
         #: (service, nodeid) pairs it sent requests to: who gets `.disconnect`
         self.used: set[tuple[str, int]] = set()

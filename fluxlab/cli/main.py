@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "cancel": ("fluxlab.cli.cmd_cancel", "cancel jobs"),
     "queue": ("fluxlab.cli.cmd_queue", "enable, disable, start, stop the queue"),
+    "resource": ("fluxlab.cli.cmd_resource", "list, show status, drain and undrain resources"),
 }
 
 

@@ -1,9 +1,10 @@
 """The client handle: ``fluxlab.Flux(uri)``, compatible with ``flux.Flux``.
 
-A handle owns one zmq DEALER socket connected to a broker's client endpoint.
-It is safe to use from several threads:
+A handle owns one connector to a broker (:mod:`fluxlab.core.connector`): a zmq
+DEALER socket, or a direct in-process channel when the broker is an embedded
+one in this process.  It is safe to use from several threads:
 
-* every socket operation holds ``_sock_lock``;
+* every socket operation holds the connector's lock;
 * a thread that waits on a future becomes the *leader* if nobody else is
   pumping the socket: it selects on the socket's fd, drains whatever arrived
   and hands each message to its future or queue, then wakes the *followers*
@@ -31,13 +32,10 @@ import select
 import socket
 import threading
 import time
-import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
-
-import zmq
 
 from fluxlab._proto import (
     EVENT,
@@ -49,19 +47,18 @@ from fluxlab._proto import (
     TYPE_ANY,
     Message,
     ProtocolError,
-    decode,
 )
+from fluxlab.core.connector import LOST, DirectConnector, ZmqConnector
 from fluxlab.core.errors import FluxError, error_from_response
 from fluxlab.core.future import Future, FutureOwner
-from fluxlab.transport.fastio import has_input, recv_frames, send_frames
 
 __all__ = ["Flux", "MsgWatcher", "TimerWatcher", "resolve_uri"]
 
-CT_CLIENT_HELLO = 7
-CT_CLIENT_GOODBYE = 8
 
 #: in-process brokers: ``local-uri -> inproc endpoint`` (filled by embedded instances)
 _INPROC: dict[str, str] = {}
+#: in-process embedded brokers by local-uri (handles talk to them directly)
+_DIRECT: dict[str, Any] = {}
 #: live handles per local-uri, so a stopping embedded instance can fail them
 _HANDLES: dict[str, weakref.WeakSet] = {}
 
@@ -159,16 +156,6 @@ class TimerWatcher:
         self.stop()
 
 
-def _goodbye(sock: zmq.Socket, lock: threading.Lock) -> None:
-    try:
-        with lock:
-            if not sock.closed:
-                sock.send_multipart(Message.control(CT_CLIENT_GOODBYE).encode(), zmq.NOBLOCK)
-                sock.close(linger=100)
-    except Exception:  # noqa: BLE001 - best effort at teardown
-        pass
-
-
 class Flux(FutureOwner):
     """A connection to a fluxlab instance (``flux.Flux``).
 
@@ -189,25 +176,10 @@ class Flux(FutureOwner):
     """
 
     def __init__(self, url: str | None = None, flags: int = 0, handle: Flux | None = None):
-        from fluxlab.transport import context, transport_for_uri
-
         if handle is not None and url is None:
             url = handle.uri
         self.uri = resolve_uri(url)
-        endpoint = _INPROC.get(self.uri, self.uri)
-        if endpoint.startswith("ipc://"):
-            _check_ipc(endpoint)
         self._pid = os.getpid()
-        self._sock = context().socket(zmq.DEALER)
-        self._sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
-        self._sock.setsockopt(zmq.SNDHWM, 0)
-        self._sock.setsockopt(zmq.RCVHWM, 0)
-        self._monitor = None
-        if endpoint.startswith(("ipc://", "tcp://")):
-            self._monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        transport_for_uri(endpoint).connect(self._sock, endpoint)
-        self._fd = self._sock.getsockopt(zmq.FD)
-        self._sock_lock = threading.Lock()
         self._leader = threading.Lock()
         self._cv = threading.Condition(threading.Lock())
         self._wake_r, self._wake_w = os.pipe()
@@ -230,12 +202,14 @@ class Flux(FutureOwner):
         self._closed = False
         self._rank: int | None = None
         self._aux: dict[str, Any] = {}
-        self._send(
-            Message.control(
-                CT_CLIENT_HELLO, 0, {"pid": os.getpid(), "hostname": socket.gethostname()}
-            )
-        )
-        self._finalizer = weakref.finalize(self, _goodbye, self._sock, self._sock_lock)
+        broker = _DIRECT.get(self.uri)
+        if broker is not None and not os.environ.get("FLUXLAB_NO_DIRECT"):
+            self._conn = DirectConnector(self, broker, self._wake_w)
+        else:
+            endpoint = _INPROC.get(self.uri, self.uri)
+            if endpoint.startswith("ipc://"):
+                _check_ipc(endpoint)
+            self._conn = ZmqConnector(self, endpoint)
         _HANDLES.setdefault(self.uri, weakref.WeakSet()).add(self)
 
     # -- context manager / teardown --------------------------------------------
@@ -251,14 +225,7 @@ class Flux(FutureOwner):
             return
         self._closed = True
         self._detach_loop()
-        with self._sock_lock:
-            if self._monitor is not None:
-                try:
-                    self._sock.disable_monitor()
-                except zmq.ZMQError:
-                    pass
-                self._monitor.close(linger=0)
-        self._finalizer()
+        self._conn.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -292,10 +259,7 @@ class Flux(FutureOwner):
 
     # -- sending ------------------------------------------------------------
     def _send(self, msg: Message) -> None:
-        frames = msg.encode()
-        with self._sock_lock:
-            send_frames(self._sock, frames)
-            got = self._drain_locked()
+        got = self._conn.send(msg)
         if got:
             self._dispatch(got)
             self._poke()
@@ -354,37 +318,14 @@ class Flux(FutureOwner):
         self.send(message.response(None, errnum, errstr))
 
     # -- receiving ------------------------------------------------------------
-    def _drain_locked(self) -> list[list[bytes]]:
-        """Read everything readable (caller holds ``_sock_lock``)."""
-        out = []
-        sock = self._sock
-        try:
-            while has_input(sock):
-                out.append(recv_frames(sock))
-        except zmq.ZMQError:
-            pass
-        mon = self._monitor
-        if mon is not None:
-            try:
-                while has_input(mon):
-                    recv_frames(mon)
-                    out.append(None)  # disconnect marker
-            except zmq.ZMQError:
-                pass
-        return out
-
     def _dispatch(self, batch: list) -> None:
         schedule = []
         with self._cv:
-            for frames in batch:
-                if frames is None:
+            for msg in batch:
+                if msg is LOST:
                     self._dead = FluxError(
                         errno.ECONNRESET, f"lost connection to the fluxlab broker at {self.uri}"
                     )
-                    continue
-                try:
-                    msg = decode(frames)
-                except ProtocolError:
                     continue
                 mtype = msg.type
                 if mtype == RESPONSE:
@@ -420,12 +361,9 @@ class Flux(FutureOwner):
 
     def _pump(self, timeout: float | None) -> None:
         """One leader step: wait up to ``timeout`` for input, then dispatch it."""
-        with self._sock_lock:
-            got = self._drain_locked()
+        got = self._conn.drain()
         if not got:
-            fds = [self._fd, self._wake_r]
-            if self._monitor is not None:
-                fds.append(self._monitor.getsockopt(zmq.FD))
+            fds = [*self._conn.fds(), self._wake_r]
             try:
                 ready, _, _ = select.select(fds, [], [], timeout)
             except (OSError, ValueError):
@@ -435,8 +373,7 @@ class Flux(FutureOwner):
                     os.read(self._wake_r, 4096)
                 except OSError:
                     pass
-            with self._sock_lock:
-                got = self._drain_locked()
+            got = self._conn.drain()
         if got:
             self._dispatch(got)
 
@@ -560,9 +497,8 @@ class Flux(FutureOwner):
             return
         self._detach_loop()
         self._loop = loop
-        loop.add_reader(self._fd, self._on_loop_readable)
-        if self._monitor is not None:
-            loop.add_reader(self._monitor.getsockopt(zmq.FD), self._on_loop_readable)
+        for fd in self._loop_fds():
+            loop.add_reader(fd, self._on_loop_readable)
         with self._pending_lock:
             kick = bool(self._pending)
         if kick:
@@ -573,19 +509,26 @@ class Flux(FutureOwner):
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             try:
-                loop.remove_reader(self._fd)
-                if self._monitor is not None:
-                    loop.remove_reader(self._monitor.getsockopt(zmq.FD))
+                for fd in self._loop_fds():
+                    loop.remove_reader(fd)
             except (ValueError, RuntimeError, OSError):
                 pass
 
+    def _loop_fds(self) -> list[int]:
+        # a direct connector signals through the wake pipe; a socket through its fds
+        return self._conn.fds() or [self._wake_r]
+
     def _on_loop_readable(self) -> None:
+        if not self._conn.fds():
+            try:
+                os.read(self._wake_r, 4096)
+            except OSError:
+                pass
         if self._closed:
             return
         if self._leader.acquire(blocking=False):
             try:
-                with self._sock_lock:
-                    got = self._drain_locked()
+                got = self._conn.drain()
                 if got:
                     self._dispatch(got)
             finally:

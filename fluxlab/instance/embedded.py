@@ -22,7 +22,7 @@ import weakref
 from fluxlab.broker import Broker, BrokerConfig
 from fluxlab.broker.config import DEFAULT_MODULES
 from fluxlab.core.errors import FluxError
-from fluxlab.core.handle import _HANDLES, _INPROC, Flux
+from fluxlab.core.handle import _DIRECT, _HANDLES, _INPROC, Flux
 from fluxlab.transport import CurveCert
 
 __all__ = ["Instance", "start"]
@@ -114,6 +114,7 @@ class Instance:
                     b.connect_parent(parent.tbon_endpoint)
                 self.brokers.append(b)
                 _INPROC[b.local_uri] = b.inproc_uri
+                _DIRECT[b.local_uri] = b
         except Exception:
             self._teardown()
             raise
@@ -156,6 +157,7 @@ class Instance:
     def _teardown(self) -> None:
         for b in self.brokers:
             _INPROC.pop(b.local_uri, None)
+            _DIRECT.pop(b.local_uri, None)
             for h in list(_HANDLES.pop(b.local_uri, ())):
                 h._mark_dead("the embedded instance was stopped")
             if not self.threads:

@@ -43,7 +43,7 @@ from fluxlab.kvs.errors import (
     NotSupportedError,
     SymlinkLoopError,
 )
-from fluxlab.kvs.keys import split_key
+from fluxlab.kvs.keys import MAX_KEY_DEPTH, split_key
 from fluxlab.kvs.txn import (
     OP_APPEND,
     OP_MKDIR,
@@ -115,7 +115,8 @@ class Applier:
     # -- node construction --------------------------------------------------
 
     def _value_node(self, data: bytes, blobs: dict[str, bytes], key: str):
-        self.store.check_size(len(data), f"value of {key!r}")
+        if len(data) > self.store.max_blob_size:
+            self.store.check_size(len(data), f"value of {key!r}")
         if len(data) <= self.val_inline_max:
             return Val(data)
         ref = self.store.blobref(data)
@@ -123,7 +124,8 @@ class Applier:
         return ValRef((ref,))
 
     def _blob(self, data: bytes, blobs: dict[str, bytes], key: str) -> str:
-        self.store.check_size(len(data), f"appended value of {key!r}")
+        if len(data) > self.store.max_blob_size:
+            self.store.check_size(len(data), f"appended value of {key!r}")
         ref = self.store.blobref(data)
         blobs[ref] = data
         return ref
@@ -249,10 +251,12 @@ class Applier:
             if t is Dir:
                 pass
             elif t is DirRef:
-                e = self.materialize(e)
-                d.entries[name] = e
-                if e.ref is None:
-                    self._mark(d, name, undo)
+                mat = self.materialize(e)
+                if mat.ref is None:  # foreign inline dirs must be unrolled: a real change
+                    self._set(d, name, mat, undo)
+                else:  # same content, same blobref: only a cache fill, nothing to undo
+                    d.entries[name] = mat
+                e = mat
             elif t is Symlink:
                 if e.namespace is not None and e.namespace != namespace:
                     raise InvalidOpError(
@@ -266,6 +270,8 @@ class Applier:
                 n = len(comps)
                 if n == 0:
                     raise InvalidOpError("path resolves to the root directory")
+                if n > MAX_KEY_DEPTH:
+                    raise InvalidOpError(f"path through symlinks is deeper than {MAX_KEY_DEPTH}")
                 d = root
                 path = []
                 i = 0

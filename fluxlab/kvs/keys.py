@@ -6,8 +6,10 @@ dots are dropped, and a key made only of dots is the root directory ``"."``.
 So ``"a..b."`` is ``"a.b"`` and ``"..."`` is ``"."``.
 
 Refused (:class:`~fluxlab.kvs.errors.InvalidKeyError`): anything that is not a
-``str``, the empty string, keys containing NUL, and keys that cannot be encoded as
-UTF-8 (lone surrogates) because they could not travel in a JSON message.
+``str``, the empty string, keys containing NUL, keys that cannot be encoded as
+UTF-8 (lone surrogates) because they could not travel in a JSON message, and
+keys of more than :data:`MAX_KEY_DEPTH` components (directory trees are
+processed recursively).
 
 :func:`split_key` is on every lookup's hot path, so it keeps a bounded cache of
 recent results; the cache holds only immutable tuples.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from fluxlab.kvs.errors import InvalidKeyError, InvalidNamespaceError
 
 __all__ = [
+    "MAX_KEY_DEPTH",
     "PRIMARY_NAMESPACE",
     "ROOT_KEY",
     "join_key",
@@ -27,6 +30,8 @@ __all__ = [
 ]
 
 ROOT_KEY = "."
+#: Most path components a key may have.
+MAX_KEY_DEPTH = 256
 PRIMARY_NAMESPACE = "primary"
 _NAMESPACE_MAX = 255
 _SPLIT_CACHE_MAX = 8192
@@ -61,6 +66,8 @@ def split_key(key: str, what: str = "key") -> tuple[str, ...]:
         pass
     _check(key, what)
     comps = tuple(p for p in key.split(".") if p)
+    if len(comps) > MAX_KEY_DEPTH:
+        raise InvalidKeyError(f"{what} has {len(comps)} components, more than {MAX_KEY_DEPTH}")
     if len(_split_cache) >= _SPLIT_CACHE_MAX:
         _split_cache.clear()
     _split_cache[key] = comps

@@ -22,7 +22,6 @@ The model is not thread-safe; one service thread owns it.
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from fluxlab.kvs._nodes import (
     Val,
     ValRef,
 )
+from fluxlab.kvs._read_helpers import ReadHelpers
 from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node, reachable_blobs
 from fluxlab.kvs.content import Checkpoint, ContentStore, MemoryContentStore
 from fluxlab.kvs.errors import (
@@ -44,7 +44,6 @@ from fluxlab.kvs.errors import (
     InvalidFlagsError,
     InvalidNamespaceError,
     IsDirError,
-    KeyNotFoundError,
     KVSError,
     NamespaceExistsError,
     NamespaceNotFoundError,
@@ -52,7 +51,6 @@ from fluxlab.kvs.errors import (
     NotDirError,
     NotSymlinkError,
     StoreError,
-    ValueDecodeError,
     VersionNotAvailableError,
 )
 from fluxlab.kvs.keys import PRIMARY_NAMESPACE, split_key, validate_namespace_name
@@ -80,7 +78,7 @@ def _check_int(value: object, what: str, minimum: int = 0) -> int:
     return value
 
 
-class KVSModel:
+class KVSModel(ReadHelpers):
     """Namespaces, transactions, versions and lookups over a content store.
 
     Parameters
@@ -491,50 +489,6 @@ class KVSModel:
         if is_value_node(node):
             return self._reader.value(node)
         raise IsDirError(f"key {key!r} is a directory")
-
-    def get_json(self, key: str, namespace: str = PRIMARY_NAMESPACE, **kw: Any) -> Any:
-        """The value at ``key`` decoded from JSON (``ValueDecodeError`` if it is not)."""
-        data = self.get(key, namespace, **kw)
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise ValueDecodeError(f"value of {key!r} is not JSON: {exc}") from None
-
-    def get_treeobj(self, key: str, namespace: str = PRIMARY_NAMESPACE, **kw: Any) -> dict:
-        """The tree object stored at ``key`` (``lookup`` with ``TREEOBJ``)."""
-        return self.lookup(key, namespace, flags=_flags.TREEOBJ, **kw)
-
-    def list_dir(self, key: str = ".", namespace: str = PRIMARY_NAMESPACE, **kw: Any) -> dict:
-        """Entries of directory ``key``: name -> tree object (``ENOTDIR`` if a value)."""
-        node = self._resolve(key, namespace, kw.get("version"), kw.get("root"), True)
-        if not is_dir_node(node):
-            raise NotDirError(f"key {key!r} is not a directory")
-        return {n: e.treeobj() for n, e in self._reader.entries(node).items()}
-
-    def readlink(
-        self, key: str, namespace: str = PRIMARY_NAMESPACE, **kw: Any
-    ) -> tuple[str | None, str]:
-        """``(namespace or None, target)`` of the symlink at ``key``."""
-        node = self._resolve(key, namespace, kw.get("version"), kw.get("root"), False)
-        if type(node) is not Symlink:
-            raise NotSymlinkError(f"key {key!r} is not a symlink")
-        return node.namespace, node.target
-
-    def exists(self, key: str, namespace: str = PRIMARY_NAMESPACE, **kw: Any) -> bool:
-        """True if ``key`` resolves (a dangling symlink does not)."""
-        try:
-            self._resolve(key, namespace, kw.get("version"), kw.get("root"), True)
-        except KeyNotFoundError:
-            return False
-        return True
-
-    def isdir(self, key: str, namespace: str = PRIMARY_NAMESPACE, **kw: Any) -> bool:
-        """True if ``key`` resolves to a directory."""
-        try:
-            node = self._resolve(key, namespace, kw.get("version"), kw.get("root"), True)
-        except KeyNotFoundError:
-            return False
-        return is_dir_node(node)
 
     def _append_state(
         self, key: str, namespace: str, version: int | None

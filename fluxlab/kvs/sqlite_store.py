@@ -25,6 +25,7 @@ import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fluxlab.kvs.content import DEFAULT_MAX_BLOB_SIZE, Checkpoint, ContentStore
@@ -159,39 +160,44 @@ class SqliteContentStore(ContentStore):
             raise StoreError(f"content store read of {ref} failed: {exc}") from exc
         return row is not None
 
-    def write(self, blobs, checkpoints=(), removed=(), history=0) -> None:
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One sqlite transaction: committed on success, rolled back on any error."""
         db = self._db
         try:
             db.execute("BEGIN")
             try:
-                db.executemany(
-                    "INSERT OR IGNORE INTO objects (hash, object) VALUES (?, ?)", blobs.items()
-                )
-                for name in removed:
-                    db.execute("DELETE FROM checkpoints WHERE namespace = ?", (name,))
-                    db.execute("DELETE FROM roots WHERE namespace = ?", (name,))
-                for cp in checkpoints:
-                    db.execute(
-                        "INSERT OR REPLACE INTO checkpoints (namespace, owner, version, rootref) "
-                        "VALUES (?, ?, ?, ?)",
-                        (cp.namespace, cp.owner, cp.version, cp.rootref),
-                    )
-                    db.execute(
-                        "INSERT OR REPLACE INTO roots (namespace, version, rootref) "
-                        "VALUES (?, ?, ?)",
-                        (cp.namespace, cp.version, cp.rootref),
-                    )
-                    if history > 0:
-                        db.execute(
-                            "DELETE FROM roots WHERE namespace = ? AND version <= ?",
-                            (cp.namespace, cp.version - history),
-                        )
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"content store write to {self.path} failed: {exc}") from exc
+            raise StoreError(f"content store {what} of {self.path} failed: {exc}") from exc
+
+    def write(self, blobs, checkpoints=(), removed=(), history=0) -> None:
+        with self._transaction("write") as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO objects (hash, object) VALUES (?, ?)", blobs.items()
+            )
+            for name in removed:
+                db.execute("DELETE FROM checkpoints WHERE namespace = ?", (name,))
+                db.execute("DELETE FROM roots WHERE namespace = ?", (name,))
+            for cp in checkpoints:
+                db.execute(
+                    "INSERT OR REPLACE INTO checkpoints (namespace, owner, version, rootref) "
+                    "VALUES (?, ?, ?, ?)",
+                    (cp.namespace, cp.owner, cp.version, cp.rootref),
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO roots (namespace, version, rootref) VALUES (?, ?, ?)",
+                    (cp.namespace, cp.version, cp.rootref),
+                )
+                if history > 0:
+                    db.execute(
+                        "DELETE FROM roots WHERE namespace = ? AND version <= ?",
+                        (cp.namespace, cp.version - history),
+                    )
         for ref, data in blobs.items():
             self._remember(ref, data)
 
@@ -214,22 +220,14 @@ class SqliteContentStore(ContentStore):
         return iter([r[0] for r in self._db.execute("SELECT hash FROM objects").fetchall()])
 
     def sweep(self, live: set[str]) -> int:
-        db = self._db
-        try:
-            db.execute("BEGIN")
-            try:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS live (hash TEXT PRIMARY KEY)")
-                db.execute("DELETE FROM live")
-                db.executemany("INSERT OR IGNORE INTO live (hash) VALUES (?)", ((r,) for r in live))
-                cur = db.execute("DELETE FROM objects WHERE hash NOT IN (SELECT hash FROM live)")
-                count = cur.rowcount
-                db.execute("DELETE FROM live")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"content store sweep of {self.path} failed: {exc}") from exc
+        with self._transaction("sweep") as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS live (hash TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM live")
+            db.executemany("INSERT OR IGNORE INTO live (hash) VALUES (?)", ((r,) for r in live))
+            count = db.execute(
+                "DELETE FROM objects WHERE hash NOT IN (SELECT hash FROM live)"
+            ).rowcount
+            db.execute("DELETE FROM live")
         for ref in [r for r in self._cache if r not in live]:
             del self._cache[ref]
         return count

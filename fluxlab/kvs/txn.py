@@ -20,6 +20,7 @@ index and the problem.
 from __future__ import annotations
 
 import base64
+import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -168,7 +169,7 @@ class Op:
                 data = dirent["data"]
                 tgt = ".".join(split_key(data["target"], "symlink target")) or "."
                 return cls(OP_SYMLINK, key, target=tgt, namespace=data.get("namespace"))
-            return cls(OP_TREEOBJ, key, obj=dirent)
+            return cls(OP_TREEOBJ, key, obj=copy.deepcopy(dirent))
         except (InvalidKeyError, InvalidTreeobjError) as exc:
             raise InvalidOpError(f"{where} ({key!r}): {exc}") from None
 

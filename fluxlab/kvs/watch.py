@@ -212,6 +212,9 @@ class WatchRegistry:
         if not batch.committed:
             return []
         ns = batch.namespace
+        events: list[WatchEvent] = []
+        if ns in self._waiting_ns:  # the namespace exists now: start its waiters first
+            events.extend(self.on_namespace_created(ns))
         cands: dict[int, _Watcher] = {}
         keyed = self._by_key.get(ns)
         if keyed:
@@ -222,7 +225,6 @@ class WatchRegistry:
         full = self._full.get(ns)
         if full:
             cands.update(full)
-        events: list[WatchEvent] = []
         for wid in sorted(cands):
             w = cands[wid]
             if w.rootseq < batch.version:
@@ -277,11 +279,16 @@ class WatchRegistry:
     # -- per-watcher state machine ----------------------------------------------------
 
     def _update(self, w: _Watcher, version: int) -> list[WatchEvent]:
+        model = self._model
+        if model.has_namespace(w.namespace):
+            oldest, newest = model.history_range(w.namespace)
+            if not oldest <= version <= newest:  # batch fell out of history: use the newest
+                version = newest
         w.rootseq = version
         try:
             if w.flags & F.WATCH_APPEND:
                 return self._update_append(w, version)
-            value = self._model.lookup(w.key, w.namespace, flags=w.lookup_flags, version=version)
+            value = model.lookup(w.key, w.namespace, flags=w.lookup_flags, version=version)
         except KeyNotFoundError as exc:
             if not w.responded and w.flags & F.WAITCREATE:
                 return []

@@ -7,6 +7,7 @@ import pytest
 from fluxlab.kvs import treeobj
 from fluxlab.kvs.model import KVSModel
 from fluxlab.kvs.txn import Txn
+from tests.kvs._helpers import rebuilt_rootref
 
 
 def _types_below(model, ref, seen=None):
@@ -38,29 +39,6 @@ def test_big_directory_is_stored_as_hdir(small_model):
     assert m.get("d.e") == b"4"
 
 
-def _fresh_equivalent(m):
-    """A model built in one commit from m's content, leaf tree objects copied."""
-    txn = Txn()
-
-    def walk(prefix):
-        entries = m.list_dir(prefix or ".")
-        if not entries and prefix:
-            txn.mkdir(prefix)
-        for name, obj in entries.items():
-            key = f"{prefix}.{name}" if prefix else name
-            if obj["type"] == "dirref":
-                walk(key)
-            else:
-                txn.put_treeobj(key, obj)
-
-    walk("")
-    fresh = KVSModel(m.store, max_dirent=m.max_dirent, hdir_size=1 << m._bits)
-    name = f"copy{len(fresh.namespace_list())}"
-    fresh.namespace_create(name, 0)
-    fresh.commit(txn, name)
-    return fresh.rootref(name)
-
-
 @pytest.mark.parametrize(("max_dirent", "hdir_size"), [(3, 2), (4, 4), (2, 16)])
 def test_incremental_layout_equals_scratch_layout(max_dirent, hdir_size):
     m = KVSModel(max_dirent=max_dirent, hdir_size=hdir_size)
@@ -68,11 +46,11 @@ def test_incremental_layout_equals_scratch_layout(max_dirent, hdir_size):
     for i, n in enumerate(names):
         m.commit(Txn().put(f"big.{n}", b"%d" % i))
         if i % 7 == 0:
-            assert _fresh_equivalent(m) == m.rootref()
+            assert rebuilt_rootref(m) == m.rootref()
     for i, n in enumerate(names):  # shrink back down through every threshold
         m.commit(Txn().unlink(f"big.{n}"))
         if i % 5 == 0 or i > 50:
-            assert _fresh_equivalent(m) == m.rootref()
+            assert rebuilt_rootref(m) == m.rootref()
     assert m.list_dir("big") == {}
 
 
@@ -90,7 +68,7 @@ def test_hdir_reads_at_old_versions_and_after_reload(small_model):
     m2 = KVSModel(m.store, max_dirent=3, hdir_size=2, val_inline_max=8)
     assert len(m2.list_dir("job")) == 39
     m2.commit(Txn().put("job.0010.R", b"{}"))
-    assert _fresh_equivalent(m2) == m2.rootref()
+    assert rebuilt_rootref(m2) == m2.rootref()
 
 
 def test_bucket_names_follow_crc32(small_model):

@@ -63,3 +63,9 @@ def test_valid_namespace_names(name):
 def test_invalid_namespace_names(bad):
     with pytest.raises(InvalidNamespaceError):
         validate_namespace_name(bad)
+
+
+def test_key_depth_limit():
+    assert len(split_key(".".join(["x"] * 256))) == 256
+    with pytest.raises(InvalidKeyError, match="257 components"):
+        split_key(".".join(["x"] * 257))

@@ -249,3 +249,42 @@ def test_lookup_after_unlink_raises_enoent(model):
     model.commit(Txn().unlink("k"))
     with pytest.raises(KeyNotFoundError):
         model.get("k")
+
+
+def test_foreign_inline_directories_are_unrolled(model):
+    # a dir blob written by someone else may hold an inline dir; reading works,
+    # and writing below it stores the inline part as its own blob
+    inner = treeobj.create_dir({"x": treeobj.create_val(b"1")})
+    outer = treeobj.create_dir({"in": inner, "v": treeobj.create_val(b"2")})
+    ref = model.store.store(treeobj.encode(outer))
+    model.commit(Txn().put_treeobj("f", treeobj.create_dirref(ref)))
+    assert model.get("f.in.x") == b"1"
+    assert model.lookup("f.in", flags=16)["type"] == "dir"  # as stored
+    with pytest.raises(IsDirError):
+        model.commit(Txn().put("f.in.y", b"3").append("f", b"boom"))  # fails: rolled back
+    assert model.get_treeobj("f") == treeobj.create_dirref(ref)
+    model.commit(Txn().put("f.in.y", b"3"))
+    assert model.get_treeobj("f.in")["type"] == "dirref"
+    assert model.get("f.in.x") == b"1" and model.get("f.in.y") == b"3"
+
+
+def test_treeobj_op_is_copied():
+    d = treeobj.create_dir({"x": treeobj.create_val(b"1")})
+    txn = Txn().put_treeobj("k", d)
+    d["data"]["x"] = "garbage"
+    from fluxlab.kvs.model import KVSModel
+
+    m = KVSModel()
+    m.commit(txn)
+    assert m.get("k.x") == b"1"
+
+
+def test_deep_paths_are_refused_cleanly(model):
+    deep = ".".join(["d"] * 256)
+    model.commit(Txn().put(deep, b"bottom"))
+    assert model.get(deep) == b"bottom"
+    half = ".".join(["d"] * 200)
+    model.commit(Txn().symlink("s", half))
+    with pytest.raises(InvalidOpError, match="deeper than 256"):
+        model.commit(Txn().put("s." + ".".join(["e"] * 100), b"x"))
+    assert model.get(deep) == b"bottom"

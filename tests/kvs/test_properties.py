@@ -25,6 +25,7 @@ from fluxlab.kvs.keys import normalize_key, split_key
 from fluxlab.kvs.model import KVSModel
 from fluxlab.kvs.txn import Txn
 from fluxlab.kvs.watch import WatchRegistry
+from tests.kvs._helpers import rebuilt_rootref
 
 NAMES = ["a", "b", "c", "d"]
 KEYS = [
@@ -154,30 +155,6 @@ batches = st.lists(st.lists(st.lists(ops, max_size=4), min_size=1, max_size=4), 
 configs = st.sampled_from([(64, 16, 64), (2, 2, 2), (3, 4, 0), (1, 2, 4)])
 
 
-def _copy_of(m: KVSModel) -> str:
-    """Root blobref of a namespace rebuilt in one commit from m's leaves."""
-    txn = Txn()
-
-    def walk(prefix):
-        entries = m.list_dir(prefix or ".")
-        if not entries and prefix:
-            txn.mkdir(prefix)
-        for name, obj in entries.items():
-            key = f"{prefix}.{name}" if prefix else name
-            if obj["type"] == "dirref":
-                walk(key)
-            else:
-                txn.put_treeobj(key, obj)
-
-    walk("")
-    name = f"copy{len(m.namespace_list())}"
-    m.namespace_create(name, 0)
-    m.commit(txn, name)
-    ref = m.rootref(name)
-    m.namespace_remove(name)
-    return ref
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=batches, config=configs)
 def test_model_matches_reference(batches, config):
@@ -209,7 +186,7 @@ def test_model_matches_reference(batches, config):
         for key in KEYS[::3]:
             assert _model_lookup(m, key, version=version) == _ref_lookup(snap, key)
     # canonical encoding: equal content, equal root blobref
-    assert _copy_of(m) == m.rootref()
+    assert rebuilt_rootref(m) == m.rootref()
     # a model reopened on the same store sees the same tree
     again = KVSModel(m.store, max_dirent=max_dirent, hdir_size=hdir_size, val_inline_max=inline)
     assert again.rootref() == m.rootref()
@@ -309,3 +286,49 @@ def test_garbage_lookups_and_watches_give_clean_errors(key, flags, ns):
     _registry.remove(wid)
     assert len(_registry) == 0
     assert F.WATCH == 4
+
+
+watch_ops = st.one_of(
+    st.tuples(st.just("append"), st.sampled_from(["log", "x.log", "other"]), values),
+    st.tuples(st.just("put"), st.sampled_from(["log", "x", "other"]), values),
+    st.tuples(st.just("unlink"), st.sampled_from(["log", "x"]), st.none()),
+    st.tuples(st.just("symlink"), st.just("log"), st.sampled_from(["x.log", "other"])),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    batches=st.lists(st.lists(st.lists(watch_ops, max_size=3), min_size=1, max_size=3), max_size=8)
+)
+def test_watchers_track_the_value(batches):
+    m = KVSModel(val_inline_max=4)
+    reg = WatchRegistry(m)
+    app, _ = reg.add("log", flags=F.WATCH | F.WATCH_APPEND | F.WAITCREATE)
+    full, _ = reg.add("log", flags=F.WATCH | F.WATCH_FULL | F.WAITCREATE)
+    got = {app: [], full: []}
+    alive = {app: True, full: True}
+    for batch in batches:
+        result = m.commit_batch([_txn(t) for t in batch])
+        events = reg.on_commit(result)
+        versions = [e.version for e in events]
+        assert versions == sorted(versions) and all(v == m.version() for v in versions)
+        try:
+            current = m.get("log")
+        except KVSError:
+            current = None
+        for e in events:
+            if e.errno:
+                alive[e.watcher_id] = False
+                assert e.final and e.errno in (errno.EINVAL, errno.ENOENT, errno.EISDIR)
+                if e.errno == errno.ENOENT:
+                    assert current is None
+            else:
+                got[e.watcher_id].append(e.data)
+        # an append watcher is re-evaluated when the key is named: then what it
+        # sent so far, concatenated, is exactly the value
+        if alive[app] and got[app] and "log" in result.keys:
+            assert b"".join(got[app]) == current
+        # a FULL watcher is re-evaluated after every batch
+        if alive[full] and got[full]:
+            assert got[full][-1] == current
+    assert len(reg) == sum(alive.values())

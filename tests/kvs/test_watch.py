@@ -266,3 +266,25 @@ def test_many_watchers_then_all_gone(model, reg):
     for i in ids[1::2]:
         reg.remove(i)
     assert_empty(reg)
+
+
+def test_batch_older_than_history_is_read_at_the_newest_version():
+    from fluxlab.kvs.model import KVSModel
+
+    m = KVSModel(history=2)
+    reg = WatchRegistry(m)
+    m.commit(Txn().put("k", b"0"))
+    reg.add("k", flags=F.WATCH)
+    late = m.commit_batch([Txn().put("k", b"1")])
+    for i in range(3):
+        m.commit(Txn().put("other", b"%d" % i))
+    ev = reg.on_commit(late)
+    assert [(e.version, e.data, e.errno) for e in ev] == [(m.version(), b"1", 0)]
+
+
+def test_waiters_start_on_first_commit_if_creation_was_not_reported(model, reg):
+    wid, _ = reg.add("k", "late-ns", flags=F.WATCH | F.WAITCREATE)
+    model.namespace_create("late-ns", 3)
+    ev = commit(model, reg, Txn().put("k", b"v"), namespace="late-ns")
+    assert [(e.watcher_id, e.data) for e in ev] == [(wid, b"v")]
+    assert reg._waiting_ns == {}

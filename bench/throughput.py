@@ -1,0 +1,138 @@
+"""Job throughput: submit N jobs as fast as possible, wait for all to finish.
+
+Prints JSON with, for N in (1,000, 10,000) by default:
+
+* ``simulated``: jobs with ``attributes.system.exec.test.run_duration`` (no
+  processes; measures the control plane): submit rate and end-to-end jobs/s;
+* ``real_true``: jobs running ``/bin/true`` (real processes), same figures;
+* ``latency``: one tiny job submitted and waited for, in sequence, from a
+  connected handle (median) and via the ``fluxlab run true`` CLI (median);
+* ``memory``: the instance's resident memory after 1,000 and 100,000
+  inactive jobs (``--big`` to include 100,000; it takes minutes).
+
+End-to-end time runs from the first submit to the last job becoming
+inactive (its ``clean`` event seen by job-list).  Jobs are submitted in bulk
+requests of 1,000 through one handle, like ``flux bulksubmit``.
+
+Usage: ``python bench/throughput.py [--quick] [--sizes 1000,10000] [--big]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _util import rss_mb  # noqa: E402
+
+import fluxlab  # noqa: E402
+from fluxlab.job import JobspecV1  # noqa: E402
+from fluxlab.job.states import JobState  # noqa: E402
+from fluxlab.job.submit import submit_bulk_async  # noqa: E402
+
+CORES = 64
+
+
+def _start(size: int = 1):
+    return fluxlab.start(size=size, conf={"resource": {"cores-per-node": CORES}})
+
+
+def _jobspec(simulated: bool) -> str:
+    js = JobspecV1.from_command(["true"], environment={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    if simulated:
+        js.setattr("system.exec.test.run_duration", "0.001s")
+    return js.dumps()
+
+
+def _inactive_count(h) -> int:
+    resp = h.rpc("job-list.list", {"max_entries": 0, "attrs": ["state"],
+                                    "states": int(JobState.INACTIVE)}).get()
+    return len(resp["jobs"])
+
+
+def run_batch(h, n: int, simulated: bool) -> dict:
+    spec = _jobspec(simulated)
+    base = _inactive_count(h)
+    t0 = time.perf_counter()
+    futs = []
+    for i in range(0, n, 1000):
+        futs.append(submit_bulk_async(h, [spec] * min(1000, n - i)))
+    ids = []
+    for f in futs:
+        ids.extend(f.get()["ids"])
+    t_submit = time.perf_counter() - t0
+    bad = [i for i in ids if isinstance(i, dict)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} submissions failed: {bad[0]}")
+    while _inactive_count(h) < base + n:
+        time.sleep(0.05)
+    t_all = time.perf_counter() - t0
+    return {"n": n, "submit_per_s": round(n / t_submit), "jobs_per_s": round(n / t_all),
+            "seconds": round(t_all, 2)}
+
+
+def latency(h, count: int) -> dict:
+    spec = JobspecV1.from_command(["true"])
+    samples = []
+    for _ in range(count):
+        t = time.perf_counter()
+        jid = fluxlab.job.submit(h, spec)
+        fluxlab.job.result(h, jid)
+        samples.append(time.perf_counter() - t)
+    return {"handle_submit_wait_ms": round(statistics.median(samples) * 1000, 1)}
+
+
+def cli_latency(uri: str, count: int) -> float:
+    env = dict(os.environ, FLUXLAB_URI=uri)
+    exe = os.path.join(os.path.dirname(sys.executable), "fluxlab")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "fluxlab"]
+    samples = []
+    for _ in range(count):
+        t = time.perf_counter()
+        subprocess.run([*cmd, "run", "true"], env=env, check=True)
+        samples.append(time.perf_counter() - t)
+    return round(statistics.median(samples) * 1000, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
+    ap.add_argument("--sizes", default=None, help="comma-separated job counts")
+    ap.add_argument("--big", action="store_true", help="also measure memory after 100,000 jobs")
+    args = ap.parse_args()
+    sizes = [int(s) for s in (args.sizes or ("200" if args.quick else "1000,10000")).split(",")]
+    out: dict = {"benchmark": "throughput", "cores": CORES}
+    for simulated, key in ((True, "simulated"), (False, "real_true")):
+        out[key] = []
+        for n in sizes:
+            with _start() as inst:
+                h = inst.handle()
+                out[key].append(run_batch(h, n, simulated))
+                h.close()
+    with _start() as inst:
+        h = inst.handle()
+        out["latency"] = latency(h, 20 if args.quick else 100)
+        out["latency"]["cli_run_true_ms"] = cli_latency(inst.uri, 5 if args.quick else 20)
+        h.close()
+    with _start() as inst:
+        h = inst.handle()
+        run_batch(h, 1000, True)
+        out["memory"] = {"rss_mb_after_1000": rss_mb()}
+        if args.big:
+            for _ in range(99):
+                run_batch(h, 1000, True)
+            out["memory"]["rss_mb_after_100000"] = rss_mb()
+        h.close()
+    out["targets"] = {"simulated_jobs_per_s_at_10000": 1500, "real_true_jobs_per_s": 200,
+                      "handle_submit_wait_ms": 10, "cli_run_true_ms": 80,
+                      "rss_mb_after_1000": 100, "rss_mb_after_100000": 1000}
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
