@@ -127,21 +127,21 @@ class JobTable(LiveView, anywidget.AnyWidget):
         if matched and self.page * self.page_size >= matched:
             self.page = (matched - 1) // self.page_size  # re-renders through the observer
             return
-        err = self._live.jobs.error or (self._live.dead and f"instance lost: {self._live.dead}")
+        err = self._live.problem()
         with self.hold_sync():
             self.rows = rows
             self.matched = matched
             self.total = len(store)
             self.counts = store.counts()
-            self.error = err or ""
-        self._seen = (store.version, self._query_key())
+            self.error = err
+        self._seen = (store.version, self._query_key(), err)
         self._last_render = time.monotonic()
         self.render_seconds = time.perf_counter() - t0
 
     def refresh(self, live) -> None:
         """Called by the tick: re-render if jobs changed or runtimes advanced."""
         store = live.store
-        stale = self._seen != (store.version, self._query_key())
+        stale = self._seen != (store.version, self._query_key(), live.problem())
         ticking = any(r["state"] in ("RUN", "CLEANUP") for r in self.rows)
         if stale or (ticking and time.monotonic() - self._last_render >= 1.0):
             self.render()

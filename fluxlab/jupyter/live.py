@@ -98,6 +98,12 @@ class Live:
         d = getattr(self.h, "_dead", None)
         return str(d) if d is not None else None
 
+    def problem(self, resources: bool = False) -> str:
+        """What is wrong, for views to show ("" when nothing is)."""
+        if self.dead is not None:
+            return f"instance lost: {self.dead}; run `%flux start` for a new one"
+        return (self.resources.error if resources else self.jobs.error) or ""
+
     # -- ticking ------------------------------------------------------------------
     def _schedule(self) -> None:
         if self.loop is None or self._timer is not None or self.loop.is_closed():

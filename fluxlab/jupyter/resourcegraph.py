@@ -92,17 +92,13 @@ class ResourceGraph(LiveView, anywidget.AnyWidget):
         t0 = time.perf_counter()
         m = self.model
         path = list(self.path)
-        error = ""
-        if self._live is not None:
-            error = self._live.resources.error or (
-                f"instance lost: {self._live.dead}" if self._live.dead else ""
-            )
+        error = self._live.problem(resources=True) if self._live is not None else ""
         try:
             cells = m.cells(path) if m.nodes else []
             crumbs = m.breadcrumb(path)
         except PathError as e:
+            self.path = []  # renders the top level
             self.error = str(e)
-            self.path = []
             return
         graph: dict[str, Any] = {}
         if self.with_graph and m.nodes:
@@ -119,7 +115,7 @@ class ResourceGraph(LiveView, anywidget.AnyWidget):
         self.render_seconds = time.perf_counter() - t0
 
     def refresh(self, live) -> None:
-        err = live.resources.error or (f"instance lost: {live.dead}" if live.dead else "")
+        err = live.problem(resources=True)
         if self._seen != (self.model.version, tuple(self.path), err):
             self.render()
 

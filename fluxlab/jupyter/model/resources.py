@@ -235,16 +235,17 @@ class ResourceModel:
                 tip.append(f"drained: {self.drained[ranks[0]] or '(no reason)'}")
         if jobs:
             tip.append("jobs: " + ", ".join(_f58(j) for j in jobs[:8]) + (" ..." * (len(jobs) > 8)))
-        color = COLORS[state] if state != "allocated" or len(jobs) != 1 else job_color(jobs[0])
-        if state == "allocated" and len(jobs) > 1:
-            color = COLORS["allocated"]
+        if jobs:  # the job holding most of it
+            color = job_color(jobs[0])
+        else:  # the most common of free / down / drained
+            color = COLORS[max(("free", "down", "drained"), key=lambda k: st[k])]
         return {
             "key": key,
             "label": label,
             "kind": kind,
             "drill": True,
             "state": state,
-            "color": color if state != "mixed" else COLORS["allocated"],
+            "color": color,
             "segments": self._segments(st),
             "jobs": [_f58(j) for j in jobs],
             "tip": "\n".join(tip),

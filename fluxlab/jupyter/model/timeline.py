@@ -97,10 +97,12 @@ def timeline_data(
         out.util_cores.append(level)
         out.t0 = out.util_t[0]
     used_ranks: set[int] = set()
-    bars: list[dict[str, Any]] = []
+    groups: list[list[dict[str, Any]]] = []
+    nbars = 0
     for r in reversed(ran):
         ranks = list(r.alloc) if r.alloc else _ranks(r.ranks)
         end = r.t_cleanup or r.t_inactive or 0.0
+        bars: list[dict[str, Any]] = []
         for rank in sorted(ranks):
             used_ranks.add(rank)
             bars.append(
@@ -117,9 +119,10 @@ def timeline_data(
                     "status": r.status,
                 }
             )
-        if len(bars) >= max_bars:
+        groups.append(bars)
+        nbars += len(bars)
+        if nbars >= max_bars:
             break
-    bars.reverse()
-    out.bars = bars
+    out.bars = [b for group in reversed(groups) for b in group]
     out.nodes = [host(rank) for rank in sorted(used_ranks)]
     return out
