@@ -79,10 +79,10 @@ class Dashboard(LiveView, widgets.VBox):
         from fluxlab.jupyter.resourcegraph import ResourceGraph
         from fluxlab.jupyter.timeline import Timeline
 
-        self.live = live or get_live(h)
-        self.resources = ResourceGraph(live=self.live, graph=True)
-        self.timeline = Timeline(live=self.live)
-        self.jobs = JobTable(live=self.live, page_size=page_size)
+        self._live = live or get_live(h)
+        self.resources = ResourceGraph(live=self._live, graph=True)
+        self.timeline = Timeline(live=self._live)
+        self.jobs = JobTable(live=self._live, page_size=page_size)
         self.header = widgets.HTML(self._header_html())
         self.resources.layout = widgets.Layout(width="50%")
         self.timeline.layout = widgets.Layout(width="50%")
@@ -93,14 +93,14 @@ class Dashboard(LiveView, widgets.VBox):
                 self.jobs,
             ]
         )
-        self.live.add(self)
+        self._live.add(self)
 
     def _header_html(self) -> str:
-        c = self.live.store.counts()
+        c = self._live.store.counts()
         chips = " ".join(f"{k.lower()} {v}" for k, v in sorted(c.items()))
         return (
             "<div style='font-size:13px'><b>fluxlab dashboard</b> "
-            f"<code>{html.escape(self.live.uri)}</code> — {len(self.live.store)} jobs"
+            f"<code>{html.escape(self._live.uri)}</code> — {len(self._live.store)} jobs"
             f"{': ' + chips if chips else ''}</div>"
         )
 
@@ -123,13 +123,13 @@ class Dashboard(LiveView, widgets.VBox):
         return "".join(parts)
 
     def __repr__(self) -> str:
-        return f"<fluxlab Dashboard {self.live.uri}: {len(self.live.store)} jobs>"
+        return f"<fluxlab Dashboard {self._live.uri}: {len(self._live.store)} jobs>"
 
     def close(self) -> None:
         for w in (self.resources, self.timeline, self.jobs):
             w.stop()
             w.close()
-        self.live.remove(self)
+        self._live.remove(self)
         super().close()
 
 

@@ -6,8 +6,9 @@ output — the magic splits the line like a shell and hands it to
 command added to the CLI is a magic too.  Usage errors print the CLI's usage
 message (never a traceback).  Session commands are handled here:
 
-``%flux start [--test-size N] [--persist] [-S NAME=VALUE]``
-    embed an instance in the kernel (or start a persistent one);
+``%flux start [--test-size N] [--persist] [-S NAME=VALUE] [--cores-per-node N] ...``
+    embed an instance in the kernel (or start a persistent one); fake
+    resources with ``--cores-per-node``, ``--gpus-per-node``, ``--hostnames``;
 ``%flux connect URI`` / ``%flux stop`` / ``%flux status``.
 
 Options of the magic itself come *before* the command (after it they belong
@@ -86,6 +87,10 @@ def _session_parser(name: str) -> argparse.ArgumentParser:
             help="start broker processes that survive a kernel restart",
         )
         p.add_argument("-S", "--setattr", action="append", default=[], metavar="NAME=VALUE")
+        g = p.add_argument_group("fake resources (embedded instances)")
+        g.add_argument("--cores-per-node", type=int, metavar="N", help="N cores on every rank")
+        g.add_argument("--gpus-per-node", type=int, metavar="N", help="N GPUs on every rank")
+        g.add_argument("--hostnames", metavar="HOSTLIST", help="one host name per rank")
     elif name == "connect":
         p.add_argument("uri")
     return p
@@ -352,8 +357,25 @@ class FluxMagics(Magics):
                     print(f"%flux start: error: -S expects NAME=VALUE, not {s!r}", file=sys.stderr)
                     return None
                 attrs[k] = v
+            resource = {
+                key: value
+                for key, value in (
+                    ("cores-per-node", opts.cores_per_node),
+                    ("gpus-per-node", opts.gpus_per_node),
+                    ("hostnames", opts.hostnames),
+                )
+                if value is not None
+            }
+            if resource and opts.persist:
+                print(
+                    "%flux start: error: --cores-per-node, --gpus-per-node and --hostnames "
+                    "need an embedded instance (not --persist)",
+                    file=sys.stderr,
+                )
+                return None
+            kwargs = {"conf": {"resource": resource}} if resource else {}
             t0 = time.monotonic()
-            uri = session.start(opts.test_size, persist=opts.persist, attrs=attrs)
+            uri = session.start(opts.test_size, persist=opts.persist, attrs=attrs, **kwargs)
             what = "persistent" if opts.persist else "embedded"
             print(
                 f"fluxlab: started {what} instance of size {opts.test_size} "
