@@ -28,12 +28,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import rss_mb  # noqa: E402
+from _util import rss_mb
 
-import fluxlab  # noqa: E402
-from fluxlab.job import JobspecV1  # noqa: E402
-from fluxlab.job.states import JobState  # noqa: E402
-from fluxlab.job.submit import submit_bulk_async  # noqa: E402
+import fluxlab
+from fluxlab.job import JobspecV1
+from fluxlab.job.states import JobState
+from fluxlab.job.submit import submit_bulk_async
 
 CORES = 64
 
@@ -43,15 +43,18 @@ def _start(size: int = 1):
 
 
 def _jobspec(simulated: bool) -> str:
-    js = JobspecV1.from_command(["true"], environment={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    js = JobspecV1.from_command(
+        ["true"], environment={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    )
     if simulated:
         js.setattr("system.exec.test.run_duration", "0.001s")
     return js.dumps()
 
 
 def _inactive_count(h) -> int:
-    resp = h.rpc("job-list.list", {"max_entries": 0, "attrs": ["state"],
-                                    "states": int(JobState.INACTIVE)}).get()
+    resp = h.rpc(
+        "job-list.list", {"max_entries": 0, "attrs": ["state"], "states": int(JobState.INACTIVE)}
+    ).get()
     return len(resp["jobs"])
 
 
@@ -72,8 +75,12 @@ def run_batch(h, n: int, simulated: bool) -> dict:
     while _inactive_count(h) < base + n:
         time.sleep(0.05)
     t_all = time.perf_counter() - t0
-    return {"n": n, "submit_per_s": round(n / t_submit), "jobs_per_s": round(n / t_all),
-            "seconds": round(t_all, 2)}
+    return {
+        "n": n,
+        "submit_per_s": round(n / t_submit),
+        "jobs_per_s": round(n / t_all),
+        "seconds": round(t_all, 2),
+    }
 
 
 def latency(h, count: int) -> dict:
@@ -128,9 +135,14 @@ def main() -> None:
                 run_batch(h, 1000, True)
             out["memory"]["rss_mb_after_100000"] = rss_mb()
         h.close()
-    out["targets"] = {"simulated_jobs_per_s_at_10000": 1500, "real_true_jobs_per_s": 200,
-                      "handle_submit_wait_ms": 10, "cli_run_true_ms": 80,
-                      "rss_mb_after_1000": 100, "rss_mb_after_100000": 1000}
+    out["targets"] = {
+        "simulated_jobs_per_s_at_10000": 1500,
+        "real_true_jobs_per_s": 200,
+        "handle_submit_wait_ms": 10,
+        "cli_run_true_ms": 80,
+        "rss_mb_after_1000": 100,
+        "rss_mb_after_100000": 1000,
+    }
     print(json.dumps(out, indent=2))
 
 

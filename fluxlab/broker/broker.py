@@ -115,6 +115,9 @@ class Broker:
         self._direct_q: deque = deque()
         self._direct_flag = False
         self._direct_efd = os.eventfd(0, os.EFD_NONBLOCK) if cfg.embedded else -1
+        # guards the eventfd against being written after close: a reused fd
+        # number could belong to a zmq socket, and writing to it corrupts libzmq
+        self._direct_lock = threading.Lock()
 
         ctx = context()
         tr = get_transport(cfg.transport)
@@ -342,8 +345,10 @@ class Broker:
                 c.direct.lost = True
                 c.direct.deliver(Message.control(0))
             c.close()
-        if self._direct_efd >= 0:
-            os.close(self._direct_efd)
+        with self._direct_lock:
+            if self._direct_efd >= 0:
+                os.close(self._direct_efd)
+                self._direct_efd = -1
         for child in self.children.values():
             child.close()
         for s in (self.client_sock, self.child_sock, self.parent_sock):
@@ -503,13 +508,17 @@ class Broker:
     # -- in-process clients ------------------------------------------------------
     def direct_submit(self, hop: str, item) -> None:
         """Hand a message (or a new DirectConnector) to this broker; any thread."""
+        if self._closed:
+            return
         self._direct_q.append((hop, item))
         if not self._direct_flag:
             self._direct_flag = True
-            try:
-                os.eventfd_write(self._direct_efd, 1)
-            except OSError:
-                pass
+            with self._direct_lock:
+                if self._direct_efd >= 0:
+                    try:
+                        os.eventfd_write(self._direct_efd, 1)
+                    except OSError:
+                        pass
 
     def _on_direct(self) -> None:
         try:

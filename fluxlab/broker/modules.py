@@ -22,7 +22,10 @@ __all__ = ["MODULES", "ModuleLoadError", "find_module_class", "known_modules"]
 
 #: Built-in modules by name.  Values are import specs, resolved lazily.
 MODULES: dict[str, str] = {
+    "exec": "fluxlab.exec.service:ExecModule",
     "heartbeat": "fluxlab.broker.heartbeat:Heartbeat",
+    "job-exec": "fluxlab.exec.job_exec:JobExec",
+    "job-info": "fluxlab.job.info_service:JobInfoModule",
     "kvs": "fluxlab.kvs.service:KVSModule",
     "job-ingest": "fluxlab.job.ingest:JobIngest",
     "job-manager": "fluxlab.job.manager:JobManager",

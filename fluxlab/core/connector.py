@@ -29,12 +29,58 @@ import zmq
 from fluxlab._proto import Message, ProtocolError, decode
 from fluxlab.transport.fastio import has_input, recv_frames, send_frames
 
-__all__ = ["LOST", "CT_CLIENT_GOODBYE", "CT_CLIENT_HELLO", "DirectConnector", "ZmqConnector"]
+__all__ = [
+    "CT_CLIENT_GOODBYE",
+    "CT_CLIENT_HELLO",
+    "LOST",
+    "DirectConnector",
+    "WakePipe",
+    "ZmqConnector",
+]
 
 CT_CLIENT_HELLO = 7
 CT_CLIENT_GOODBYE = 8
 #: marker in a drained batch: the broker connection was lost
 LOST = object()
+
+
+class WakePipe:
+    """A self-pipe that other threads poke to wake a handle.
+
+    Writes after :meth:`close` are ignored (under a lock): the fd numbers may
+    already belong to something else, e.g. a zmq socket's signaller, and a
+    stray write there corrupts libzmq.
+    """
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        os.set_blocking(self.w, False)
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def poke(self, data: bytes = b"x") -> None:
+        with self._lock:
+            if not self.closed:
+                try:
+                    os.write(self.w, data)
+                except OSError:
+                    pass
+
+    def drain(self) -> None:
+        with self._lock:
+            if not self.closed:
+                try:
+                    os.read(self.r, 4096)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                os.close(self.r)
+                os.close(self.w)
 
 
 def _goodbye(sock: zmq.Socket, lock: threading.Lock) -> None:
@@ -130,12 +176,12 @@ def _direct_goodbye(broker, hop: str) -> None:
 class DirectConnector:
     """A client of an embedded broker in this process (see module docstring)."""
 
-    def __init__(self, owner, broker, wake_w: int):
+    def __init__(self, owner, broker, wake: WakePipe):
         self.broker = broker
         self.hop = "c" + uuid.uuid4().hex
         self.inbox: deque[Message] = deque()
         self.signaled = False
-        self.wake_w = wake_w
+        self.wake = wake
         self.lost = False
         broker.direct_submit(self.hop, self)
         self._finalizer = weakref.finalize(owner, _direct_goodbye, broker, self.hop)
@@ -151,10 +197,7 @@ class DirectConnector:
         self.inbox.append(msg)
         if not self.signaled:
             self.signaled = True
-            try:
-                os.write(self.wake_w, b"d")
-            except OSError:
-                pass
+            self.wake.poke(b"d")
 
     def drain(self) -> list:
         self.signaled = False

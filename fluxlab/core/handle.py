@@ -48,7 +48,7 @@ from fluxlab._proto import (
     Message,
     ProtocolError,
 )
-from fluxlab.core.connector import LOST, DirectConnector, ZmqConnector
+from fluxlab.core.connector import LOST, DirectConnector, WakePipe, ZmqConnector
 from fluxlab.core.errors import FluxError, error_from_response
 from fluxlab.core.future import Future, FutureOwner
 
@@ -182,9 +182,9 @@ class Flux(FutureOwner):
         self._pid = os.getpid()
         self._leader = threading.Lock()
         self._cv = threading.Condition(threading.Lock())
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        self._wake = WakePipe()
+        self._wake_r = self._wake.r
+        self._wake_finalizer = weakref.finalize(self, self._wake.close)
         self._tags = itertools.count(1)
         self._rpcs: dict[int, Future] = {}
         self._events: deque[Message] = deque()
@@ -204,7 +204,7 @@ class Flux(FutureOwner):
         self._aux: dict[str, Any] = {}
         broker = _DIRECT.get(self.uri)
         if broker is not None and not os.environ.get("FLUXLAB_NO_DIRECT"):
-            self._conn = DirectConnector(self, broker, self._wake_w)
+            self._conn = DirectConnector(self, broker, self._wake)
         else:
             endpoint = _INPROC.get(self.uri, self.uri)
             if endpoint.startswith("ipc://"):
@@ -226,11 +226,7 @@ class Flux(FutureOwner):
         self._closed = True
         self._detach_loop()
         self._conn.close()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._wake_finalizer()
         self._fail_all(FluxError(errno.ECONNRESET, "handle closed"))
 
     def _mark_dead(self, why: str) -> None:
@@ -266,7 +262,7 @@ class Flux(FutureOwner):
 
     def _poke(self) -> None:
         try:
-            os.write(self._wake_w, b"x")
+            self._wake.poke()
         except OSError:
             pass
 
@@ -369,10 +365,7 @@ class Flux(FutureOwner):
             except (OSError, ValueError):
                 return
             if self._wake_r in ready:
-                try:
-                    os.read(self._wake_r, 4096)
-                except OSError:
-                    pass
+                self._wake.drain()
             got = self._conn.drain()
         if got:
             self._dispatch(got)
@@ -520,10 +513,7 @@ class Flux(FutureOwner):
 
     def _on_loop_readable(self) -> None:
         if not self._conn.fds():
-            try:
-                os.read(self._wake_r, 4096)
-            except OSError:
-                pass
+            self._wake.drain()
         if self._closed:
             return
         if self._leader.acquire(blocking=False):

@@ -35,6 +35,25 @@ def exit_code(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
+def _open_stdin(data: bytes | None, path: str | None):
+    """A file object for the task's stdin, or None for /dev/null."""
+    if path is not None:
+        try:
+            return open(path, "rb")  # closed by Proc after the fork
+        except OSError as e:
+            raise ProcError(
+                e.errno or errno.EINVAL, f"error opening input file '{path}': {e.strerror}"
+            ) from e
+    if data is None:
+        return None
+    fd = os.memfd_create("fluxlab-stdin", os.MFD_CLOEXEC)
+    f = os.fdopen(fd, "w+b")
+    f.write(data)
+    f.flush()
+    f.seek(0)
+    return f
+
+
 class Proc:
     """One running task.
 
@@ -49,7 +68,15 @@ class Proc:
     on_exit : callable(Proc)
         Called once, after exit and EOF; :attr:`status` holds the wait status.
     stdin : bytes, optional
-        Written to the task's stdin, which is then closed (None: /dev/null).
+        The task's whole stdin.  It is placed in an anonymous in-memory file
+        (``memfd``) that the task reads, so no pipe write can block the
+        reactor however large it is.
+    stdin_path : str, optional
+        A file the task reads as its stdin (opened here, read-only).  With
+        neither ``stdin`` nor ``stdin_path`` stdin is ``/dev/null``.
+    exit_grace : float
+        Seconds to wait for EOF on the output pipes after the process exited
+        (grandchildren may keep them open).
 
     Raises
     ------
@@ -67,6 +94,7 @@ class Proc:
         on_exit: Callable[[Proc], None],
         stdin: bytes | None = None,
         exit_grace: float = 1.0,
+        stdin_path: str | None = None,
     ):
         self.reactor = reactor
         self.on_output = on_output
@@ -75,13 +103,14 @@ class Proc:
         self._open = {"stdout", "stderr"}
         self._reported = False
         self._grace = exit_grace
+        stdin_file = _open_stdin(stdin, stdin_path)
         try:
             self.popen = subprocess.Popen(
                 argv,
                 env=env,
                 cwd=cwd or None,
                 start_new_session=True,
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdin=stdin_file if stdin_file is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 close_fds=True,
@@ -94,13 +123,10 @@ class Proc:
             raise ProcError(errno.EACCES, f"{argv[0]}: permission denied") from e
         except OSError as e:
             raise ProcError(e.errno or errno.EINVAL, f"{argv[0]}: {e.strerror}") from e
+        finally:
+            if stdin_file is not None:
+                stdin_file.close()
         self.pid = self.popen.pid
-        if stdin is not None:
-            try:
-                self.popen.stdin.write(stdin)
-                self.popen.stdin.close()
-            except BrokenPipeError:
-                pass
         self._fds = {}
         for name, f in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr)):
             fd = f.fileno()
@@ -176,3 +202,15 @@ class Proc:
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the task's process group (after it exited).
+
+        A task may leave background processes behind; they share its process
+        group, whose id stays reserved while any member lives, so this
+        cannot hit an unrelated process.
+        """
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -154,6 +154,10 @@ class ContentStore(ABC):
     def stats(self) -> dict[str, int]:
         """``{"count": blobs, "bytes": total blob bytes}`` and backend extras."""
 
+    def count(self) -> int:
+        """Number of blobs stored (cheap where the backend allows)."""
+        return int(self.stats()["count"])
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the store must not be used afterwards."""
 
@@ -222,3 +226,6 @@ class MemoryContentStore(ContentStore):
 
     def stats(self) -> dict[str, int]:
         return {"count": len(self._blobs), "bytes": sum(map(len, self._blobs.values()))}
+
+    def count(self) -> int:
+        return len(self._blobs)

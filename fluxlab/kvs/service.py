@@ -24,7 +24,10 @@ from fluxlab.kvs.model import KVSModel
 from fluxlab.kvs.txn import Txn
 from fluxlab.kvs.watch import WatchRegistry
 
-__all__ = ["KVSModule"]
+__all__ = ["KEEP_VERSIONS", "KVSModule"]
+
+#: Root versions an in-memory store keeps for ``kvs.lookup`` at a version.
+KEEP_VERSIONS = 256
 
 
 def _data(raw: bytes) -> dict:
@@ -97,6 +100,12 @@ class KVSModule(ServiceModule):
         self._version_waits: list[tuple[Any, str, int]] = []
         self.ncommits = 0
         self.nbatches = 0
+        # in memory, old versions' blobs are garbage once out of the kept
+        # history: sweep when the store has grown well past the live set
+        # (amortised O(1) per commit; a sweep costs O(live blobs))
+        self._gc_memory = statedir is None
+        self._gc_threshold = 50_000
+        self.ngc = 0
 
     def stop(self) -> None:
         self._flush()
@@ -107,6 +116,7 @@ class KVSModule(ServiceModule):
             "commits": self.ncommits,
             "batches": self.nbatches,
             "watchers": len(self.watches),
+            "gc_runs": self.ngc,
             "version": self.model.version(PRIMARY_NAMESPACE),
             **self.model.stats(),
         }
@@ -213,6 +223,16 @@ class KVSModule(ServiceModule):
             if batch.committed:
                 self._deliver(self.watches.on_commit(batch))
                 self._check_version_waits(ns)
+        if self._gc_memory and self.nbatches % 128 == 0:
+            self._maybe_gc()
+
+    def _maybe_gc(self) -> None:
+        count = self.model.store.count()
+        if count < self._gc_threshold:
+            return
+        self.model.collect_garbage(keep_versions=KEEP_VERSIONS)
+        self.ngc += 1
+        self._gc_threshold = max(2 * self.model.store.count(), 50_000)
 
     def _check_version_waits(self, ns: str) -> None:
         if not self._version_waits:

@@ -233,3 +233,22 @@ def test_streaming_watch_requires_flag(h):
     with pytest.raises(FluxError) as e:
         fut.get(timeout=10)
     assert e.value.errno == errno.ENOENT
+
+
+def test_memory_store_is_garbage_collected(monkeypatch):
+    import fluxlab.kvs.service as svc
+
+    with fluxlab.start(size=1) as inst:
+        h = inst.handle()
+        mod = inst.brokers[0].modules["kvs"].module
+        mod._gc_threshold = 2000
+        for i in range(3000):
+            kvs.put(h, "gc.value", i)
+            kvs.commit(h)
+        stats = h.rpc("kvs.stats").get()
+        assert stats["gc_runs"] >= 1
+        assert mod.model.store.count() < 2 * 3000  # without sweeping: ~3 blobs per commit
+        assert kvs.get(h, "gc.value") == 2999
+        old = stats["version"] - svc.KEEP_VERSIONS // 2
+        assert h.rpc("kvs.lookup", {"key": "gc.value", "version": old}).get()["data"] is not None
+        h.close()
