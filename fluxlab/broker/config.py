@@ -14,6 +14,13 @@ DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
     ("heartbeat", "0", []),
     ("kvs", "0", []),
     ("resource", "all", []),
+    ("job-ingest", "0", []),
+    ("job-manager", "0", []),
+    ("job-list", "0", []),
+    ("job-info", "0", []),
+    ("sched-simple", "0", []),
+    ("job-exec", "0", []),
+    ("exec", "all", []),
 ]
 
 

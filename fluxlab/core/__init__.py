@@ -1,8 +1,10 @@
-"""Client handle, futures, errors, the broker reactor and the service-module base."""
+"""Client handle, futures, errors, the broker reactor and the service-module base.
 
-from fluxlab.core.errors import FluxError, ServiceError
-from fluxlab.core.future import Future
-from fluxlab.core.module import ServiceModule, event_handler, request_handler, unpack
+Names load on first use so that a client importing the handle does not pay
+for the service-module machinery.
+"""
+
+import importlib
 
 __all__ = [
     "Flux",
@@ -15,10 +17,22 @@ __all__ = [
     "unpack",
 ]
 
+_WHERE = {
+    "Flux": "handle",
+    "FluxError": "errors",
+    "ServiceError": "errors",
+    "Future": "future",
+    "ServiceModule": "module",
+    "event_handler": "module",
+    "request_handler": "module",
+    "unpack": "module",
+}
+
 
 def __getattr__(name: str):
-    if name == "Flux":
-        from fluxlab.core.handle import Flux
-
-        return Flux
-    raise AttributeError(name)
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'fluxlab.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"fluxlab.core.{mod}"), name)
+    globals()[name] = value
+    return value

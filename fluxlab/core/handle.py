@@ -21,7 +21,6 @@ kernel), on that loop.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import fnmatch
 import heapq
@@ -30,6 +29,7 @@ import json
 import os
 import select
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -194,7 +194,7 @@ class Flux(FutureOwner):
         self._timer_seq = itertools.count()
         self._pending: deque[Future | Callable] = deque()
         self._pending_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = None  # an asyncio event loop once attached
         self._loop_scheduled = False
         self._reactor_threads = 0
         self._reactor_stop = False
@@ -406,6 +406,9 @@ class Flux(FutureOwner):
 
     def _future_then(self, fut: Future) -> None:
         if self._loop is None and not self._reactor_threads:
+            asyncio = sys.modules.get("asyncio")  # no asyncio imported: no loop running
+            if asyncio is None:
+                return
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
@@ -413,6 +416,8 @@ class Flux(FutureOwner):
             self.attach_loop(loop)
 
     def _future_await(self, fut: Future):
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -420,7 +425,7 @@ class Flux(FutureOwner):
         self.attach_loop(loop)
         return self._await(fut, loop)
 
-    async def _await(self, fut: Future, loop: asyncio.AbstractEventLoop) -> Any:
+    async def _await(self, fut: Future, loop) -> Any:
         while not fut.is_ready():
             af = loop.create_future()
 
@@ -484,7 +489,7 @@ class Flux(FutureOwner):
         """Run ``fn()`` in this handle's callback context (reactor or loop); any thread."""
         self._schedule(fn)
 
-    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+    def attach_loop(self, loop) -> None:
         """Run this handle's callbacks on ``loop`` and pump the socket from it."""
         if self._loop is loop:
             return

@@ -1,21 +1,12 @@
 """Jobs: the pure layers (job ids, durations, eventlogs, states, jobspec, info).
 
-This package re-exports only pure pieces that import nothing heavier than the
-standard library (YAML is imported lazily by the jobspec readers), so the
-command line can import it quickly.  Services (ingest, manager, list) and the
-client verbs live in their own modules and are not imported here.
+Every public name is loaded on first use (PEP 562), so importing one
+submodule (the command line's ``fluxlab.job.event``, say) does not pull in
+the jobspec machinery.  ``fluxlab.job.submit`` and friends have Flux's names.
 """
 
-from fluxlab.job.dependency import DependencyError, dependency_array_create, parse_dependency
-from fluxlab.job.duration import DurationError, fsd, parse_fsd
-from fluxlab.job.eventlog import EventlogError, EventLogEvent, parse_eventlog
-from fluxlab.job.info import JobInfo, JobInfoError
-from fluxlab.job.info_format import JobInfoFormat, job_fields_to_attrs
-from fluxlab.job.jobid import FluidGenerator, JobID, JobIDError, id_encode, id_parse
-from fluxlab.job.jobspec import NEST_COMMAND, Jobspec, JobspecError, JobspecV1, validate_jobspec
-from fluxlab.job.record import JobRecord
-from fluxlab.job.states import JobResult, JobState, JobStateError
-from fluxlab.job.urgency import URGENCY_DEFAULT, UrgencyError, parse_urgency
+import sys
+import types
 
 __all__ = [
     "dependency_array_create",
@@ -53,6 +44,37 @@ __all__ = [
 #: Client verbs and services, loaded on first use so ``import fluxlab.job``
 #: stays light for the command line (``fluxlab.job.submit`` still works).
 _LAZY = {
+    # pure pieces (also lazy: `import fluxlab.job.event` must not pull in jobspec)
+    "DependencyError": "dependency",
+    "DurationError": "duration",
+    "EventLogEvent": "eventlog",
+    "EventlogError": "eventlog",
+    "FluidGenerator": "jobid",
+    "JobID": "jobid",
+    "JobIDError": "jobid",
+    "JobInfo": "info",
+    "JobInfoError": "info",
+    "JobInfoFormat": "info_format",
+    "JobRecord": "record",
+    "JobResult": "states",
+    "JobState": "states",
+    "JobStateError": "states",
+    "Jobspec": "jobspec",
+    "JobspecError": "jobspec",
+    "JobspecV1": "jobspec",
+    "NEST_COMMAND": "jobspec",
+    "URGENCY_DEFAULT": "urgency",
+    "UrgencyError": "urgency",
+    "dependency_array_create": "dependency",
+    "fsd": "duration",
+    "id_encode": "jobid",
+    "id_parse": "jobid",
+    "job_fields_to_attrs": "info_format",
+    "parse_dependency": "dependency",
+    "parse_eventlog": "eventlog",
+    "parse_fsd": "duration",
+    "parse_urgency": "urgency",
+    "validate_jobspec": "jobspec",
     "submit": "submit",
     "submit_async": "submit",
     "SubmitFuture": "submit",
@@ -86,9 +108,6 @@ _LAZY = {
     "output_watch": "output",
     "output_watch_lines": "output",
     "output_event_watch": "output",
-    "JobInfo": "info",
-    "JobInfoFormat": "info_format",
-    "job_fields_to_attrs": "info_format",
     "job_kvs": "kvs_lookup",
     "job_kvs_guest": "kvs_lookup",
     "job_kvs_lookup": "kvs_lookup",
@@ -112,7 +131,7 @@ MAIN_EVENTS = frozenset(
         "memo",
     }
 )
-__all__ += [*_LAZY, "MAIN_EVENTS"]
+__all__ = sorted({*__all__, *_LAZY, "MAIN_EVENTS"})
 
 
 def __getattr__(name: str):
@@ -128,3 +147,25 @@ def __getattr__(name: str):
         if where == mod:
             globals()[verb] = getattr(module, verb)
     return globals()[name]
+
+
+class _JobPackage(types.ModuleType):
+    """``fluxlab.job`` itself: keeps Flux's names bound to the verbs.
+
+    Importing the submodule ``fluxlab.job.submit`` makes Python bind the
+    *module* as the package attribute ``submit``, hiding the function of the
+    same name (Flux avoids this by importing everything eagerly).  Here the
+    binding is intercepted and the verb is bound instead.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if (
+            isinstance(value, types.ModuleType)
+            and _LAZY.get(name) == name
+            and value.__name__ == f"{__name__}.{name}"
+        ):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _JobPackage

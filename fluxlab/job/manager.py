@@ -201,8 +201,7 @@ class JobManager(ServiceModule):
             job.free_sent = True
             self.sched.free(job)
             self.post(job, "free")
-            return
-        if not job.record.has_resources:
+        if not job.record.has_resources and job.state == JobState.CLEANUP:
             self.post(job, "clean")
 
     def _inactive(self, job: Job) -> None:

@@ -308,21 +308,26 @@ class SchedSimple(ServiceModule):
     def resource_status(self, msg):
         if self.R_all is None:
             raise ServiceError(errno.EAGAIN, "the scheduler has no resources yet")
+        full = ResourceSet(self.R_all)
         allocated = [(r, c, g) for parts in self.allocs.values() for r, c, g in parts]
-        down = [(r.rank, r.cores, r.gpus) for r in self.ranks.values() if not r.up]
-        return {"all": self.R_all, "allocated": self._rset(allocated), "down": self._rset(down)}
+        down = [r.rank for r in self.ranks.values() if not r.up]
+        # derived from the full R so hostnames and properties carry over
+        alloc_rs = full.intersect(self._rset(allocated)) if allocated else full.copy_ranks([])
+        return {
+            "all": self.R_all,
+            "allocated": alloc_rs.to_dict(),
+            "down": full.copy_ranks(down).to_dict(),
+        }
 
-    def _rset(self, parts) -> dict:
+    def _rset(self, parts) -> ResourceSet:
         merged: dict[int, tuple[set, set]] = {}
         for rank, cores, gpus in parts:
             c, g = merged.setdefault(rank, (set(), set()))
             c |= cores
             g |= gpus
-        if not merged:
-            return ResourceSet().to_dict()
         return ResourceSet.from_nodes(
-            [(r, self.ranks[r].host, sorted(c), sorted(g)) for r, (c, g) in sorted(merged.items())]
-        ).to_dict()
+            [(r, None, sorted(c), sorted(g)) for r, (c, g) in sorted(merged.items())]
+        )
 
     # -- scheduling loop --------------------------------------------------------------------
     def _schedule(self) -> None:

@@ -58,3 +58,14 @@ def test_impossible_events_name_job_state_and_event():
     e.exited()
     with pytest.raises(EscalationError, match="'exited' in state done"):
         e.exited()
+
+
+def test_kill_timeout_configuration():
+    from fluxlab.exec.job_exec import DEFAULT_KILL_TIMEOUT, kill_timeout_from
+
+    assert kill_timeout_from([], {}) == DEFAULT_KILL_TIMEOUT == 5.0
+    assert kill_timeout_from([], {"exec": {"kill-timeout": "2m"}}) == 120.0
+    assert kill_timeout_from([], {"job-exec": {"kill-timeout": 0.25}}) == 0.25
+    assert kill_timeout_from(["kill-timeout=1s"], {"exec": {"kill-timeout": "2m"}}) == 1.0
+    with pytest.raises(ValueError, match="invalid kill-timeout 'soon'"):
+        kill_timeout_from(["kill-timeout=soon"], {})

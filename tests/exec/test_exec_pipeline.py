@@ -136,11 +136,8 @@ def test_simulated_jobs(h):
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="job-manager bug: progress() returns after posting 'free' and never posts 'clean'",
-)
-def test_job_becomes_inactive(h):
+def test_job_becomes_inactive_after_free(h):
+    """Regression: progress() used to stop after posting 'free' and never post 'clean'."""
     jobid = flux.job.submit(h, js(["true"]))
     assert names(events(h, jobid, until="clean", timeout=3.0))[-1] == "clean"
 
