@@ -35,6 +35,7 @@ class JobProgress(LiveView, widgets.HBox):
         self.failed = 0
         self._seen = -1
         super().__init__(children=[self.bar, self.label])
+        self._live.prime()
         self._live.add(self)
         self.refresh(self._live)
 

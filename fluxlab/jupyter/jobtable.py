@@ -94,6 +94,7 @@ class JobTable(LiveView, anywidget.AnyWidget):
         )
         self.observe(self._on_select, names=["selected"])
         self.on_msg(self._on_front_msg)
+        self._live.prime()
         self._live.add(self)
         self.render()
 

@@ -88,6 +88,23 @@ class Live:
             self.views.append(view)
         self._schedule()
 
+    def prime(self, resources: bool = False, timeout: float = 2.0) -> bool:
+        """Wait (at most ``timeout`` s) for the first snapshot, so that a widget's
+        first display — and its static HTML — already shows data."""
+        self.jobs.start()
+        if resources:
+            self._wants_resources = True
+            self.resources.poll()
+
+        def ready() -> bool:
+            if self.dead is not None or self.jobs.error:
+                return True
+            if not self.jobs.ready:
+                return False
+            return not resources or self.resources.ready or bool(self.resources.error)
+
+        return self.wait_for(ready, timeout)
+
     def remove(self, view) -> None:
         if view in self.views:
             self.views.remove(view)

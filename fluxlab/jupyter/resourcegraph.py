@@ -84,6 +84,7 @@ class ResourceGraph(LiveView, anywidget.AnyWidget):
             self.model = self._live.rmodel
         self.observe(lambda change: self.render(), names=["path"])
         if self._live is not None:
+            self._live.prime(resources=True)
             self._live.add(self, resources=True)
         self.render()
 

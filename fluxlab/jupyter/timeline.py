@@ -74,6 +74,7 @@ class Timeline(LiveView, widgets.VBox):
         super().__init__(children=[self.figure, self.status], **kw)
         self._seen = -1
         self._last = 0.0
+        self._live.prime(resources=True)
         self._live.add(self)
         self.render()
 

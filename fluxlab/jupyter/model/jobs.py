@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -90,6 +91,9 @@ FILTERS: dict[str, tuple[int, int]] = {
 for _st in _ORDER:
     FILTERS.setdefault(_st.name.lower(), (int(_st), 0))
 
+_STATE_NAMES = {int(st): st.name for st in _ORDER}
+_RESULT_NAMES = {int(r): r.name for r in JobResult}
+
 SORT_KEYS = ("id", "name", "status", "nnodes", "ncores", "ngpus", "runtime", "t_submit")
 
 
@@ -126,6 +130,7 @@ class JobRow:
         "ranks",
         "result",
         "state",
+        "status",
         "success",
         "t_cleanup",
         "t_inactive",
@@ -143,7 +148,10 @@ class JobRow:
         self.userid = -1
         self.urgency = 16
         self.priority = -1
-        self.state = JobState.NEW
+        #: a plain int (JobState value): enum arithmetic is too slow at 100k rows
+        self.state = int(JobState.NEW)
+        #: state name while active, result name once inactive (kept current)
+        self.status = "NEW"
         self.result = 0
         self.t_submit = self.t_run = self.t_cleanup = self.t_inactive = 0.0
         self.waitstatus: int | None = None
@@ -157,15 +165,15 @@ class JobRow:
         self.alloc: dict[int, tuple[frozenset, frozenset]] | None = None
 
     # -- derived ---------------------------------------------------------------
-    @property
-    def status(self) -> str:
-        """State name while active; result name once inactive (``flux jobs`` STATUS)."""
+    def set_state(self, state: int, result: int | None = None) -> None:
+        """Change state (and result); keeps ``status`` (``flux jobs`` STATUS) current."""
+        self.state = int(state)
+        if result is not None:
+            self.result = result
         if self.state == JobState.INACTIVE:
-            try:
-                return JobResult(self.result).name
-            except ValueError:
-                return "INACTIVE"
-        return self.state.name
+            self.status = _RESULT_NAMES.get(self.result, "INACTIVE")
+        else:
+            self.status = _STATE_NAMES.get(self.state, "NEW")
 
     def runtime(self, now: float) -> float:
         if self.t_run <= 0:
@@ -192,7 +200,7 @@ class JobRow:
             "id": self.id,
             "f58": self.f58,
             "name": self.name,
-            "state": self.state.name,
+            "state": _STATE_NAMES.get(self.state, "?"),
             "status": status,
             "color": status_color(status),
             "ntasks": self.ntasks,
@@ -254,10 +262,9 @@ class JobRow:
 
     def load_record(self, rec: Mapping[str, Any]) -> None:
         """Fields of a job-list record (missing keys keep their value)."""
-        try:
-            self.state = JobState(int(rec.get("state", self.state)))
-        except ValueError:
-            pass
+        state = rec.get("state", self.state)
+        if not isinstance(state, int) or state not in _STATE_NAMES:
+            state = self.state
         for key in ("name", "userid", "urgency", "priority", "ranks", "nodelist"):
             if key in rec and rec[key] is not None:
                 setattr(self, key, rec[key])
@@ -267,8 +274,7 @@ class JobRow:
         for key in ("t_submit", "t_run", "t_cleanup", "t_inactive"):
             if isinstance(rec.get(key), (int, float)):
                 setattr(self, key, float(rec[key]))
-        if isinstance(rec.get("result"), int):
-            self.result = rec["result"]
+        self.set_state(state, rec["result"] if isinstance(rec.get("result"), int) else None)
         if isinstance(rec.get("waitstatus"), int):
             self.waitstatus = rec["waitstatus"]
         self.success = bool(rec.get("success", self.success))
@@ -346,7 +352,7 @@ class JobStore:
             if row is None:
                 row = self.rows[jobid] = JobRow(jobid)
                 added += 1
-            elif _ORDER.get(row.state, 0) > _ORDER.get(JobState(rec.get("state", 1)), 0):
+            elif _ORDER.get(row.state, 0) > _ORDER.get(rec.get("state"), 0):
                 continue  # the journal already took this job further
             row.load_record(rec)
             self.touch(jobid)
@@ -379,7 +385,7 @@ class JobStore:
         return True
 
     def _move(self, row: JobRow, name: str, ctx: Mapping, ts: float) -> None:
-        old = row.state
+        old = JobState(row.state)
         try:
             new = next_state(old, name, ctx)
         except (JobStateError, ValueError):
@@ -390,15 +396,16 @@ class JobStore:
             new = dest
         if new == old:
             return
-        row.state = new
         if new == JobState.RUN and not row.t_run:
             row.t_run = ts
         elif new == JobState.CLEANUP and not row.t_cleanup:
             row.t_cleanup = ts
-        elif new == JobState.INACTIVE:
+        if new == JobState.INACTIVE:
             row.t_inactive = row.t_inactive or ts
-            row.result = int(_result(row))
             row.alloc = None
+            row.set_state(int(new), int(_result(row)))
+        else:
+            row.set_state(int(new))
 
     @staticmethod
     def _fields(row: JobRow, name: str, ctx: Mapping, ts: float, entry: Mapping) -> None:
@@ -463,8 +470,8 @@ class JobStore:
         if sort == "runtime":
             now = self.clock()
             rows.sort(key=lambda r: r.runtime(now), reverse=descending)
-        elif sort == "status":
-            rows.sort(key=lambda r: (r.status, r.id), reverse=descending)
+        elif sort == "id":
+            rows.sort(key=lambda r: r.id, reverse=descending)
         else:
             rows.sort(key=lambda r: (getattr(r, sort), r.id), reverse=descending)
         self._cache_key, self._cache = key, rows
@@ -486,11 +493,7 @@ class JobStore:
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status."""
-        out: dict[str, int] = {}
-        for r in self.rows.values():
-            s = r.status
-            out[s] = out.get(s, 0) + 1
-        return out
+        return dict(Counter(r.status for r in self.rows.values()))
 
     def running(self) -> list[JobRow]:
         """Rows holding resources (RUN or CLEANUP with an allocation)."""

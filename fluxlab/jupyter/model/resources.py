@@ -18,6 +18,7 @@ Paths name a view: ``[]`` (cluster), ``["g3"]`` (node group 3),
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -113,6 +114,9 @@ class ResourceModel:
         #: {rank: {jobid: (core ids, gpu ids)}}
         self.by_rank: dict[int, dict[int, tuple[frozenset, frozenset]]] = {}
         self.version = 0
+        self._labels: dict[tuple, str] = {}
+        self._group_cache: list[list[int]] | None = None
+        self._rank_cache: dict = {}
         if R is not None:
             self.set_R(R)
 
@@ -121,6 +125,8 @@ class ResourceModel:
         rs = R if isinstance(R, ResourceSet) else ResourceSet(R)
         jgf = _sockets_from_jgf(rs.scheduling)
         self.nodes = {}
+        self._labels = {}
+        self._group_cache = None
         for rank in rs.ranks:
             kids = rs.children(rank)
             node = _Node(
@@ -162,8 +168,10 @@ class ResourceModel:
         return 2 ** math.ceil(math.log2(math.ceil(n / self.max_cells)))
 
     def _groups(self) -> list[list[int]]:
-        size, ranks = self.group_size(), self.ranks
-        return [ranks[i : i + size] for i in range(0, len(ranks), size)]
+        if self._group_cache is None:
+            size, ranks = self.group_size(), self.ranks
+            self._group_cache = [ranks[i : i + size] for i in range(0, len(ranks), size)]
+        return self._group_cache
 
     def _node_state(self, rank: int) -> str:
         if rank in self.down:
@@ -176,25 +184,40 @@ class ResourceModel:
         st = {"nnodes": 0, "cores": 0, "gpus": 0, "free": 0, "allocated": 0, "down": 0}
         st["drained"] = 0
         jobs: dict[int, int] = {}
+        cache = self._rank_cache
+        if cache.get("version") != self.version:
+            cache.clear()
+            cache["version"] = self.version
         for rank in ranks:
-            node = self.nodes[rank]
-            n = len(node.cores) + len(node.gpus)
+            entry = cache.get(rank)
+            if entry is None:
+                entry = cache[rank] = self._rank_stats(rank)
+            ncores, ngpus, state, used, per_job = entry
             st["nnodes"] += 1
-            st["cores"] += len(node.cores)
-            st["gpus"] += len(node.gpus)
-            state = self._node_state(rank)
+            st["cores"] += ncores
+            st["gpus"] += ngpus
             if state != "up":
-                st[state] += n
+                st[state] += ncores + ngpus
                 continue
-            used = 0
-            for jobid, (c, g) in self.by_rank.get(rank, {}).items():
-                k = len(c & node.cores) + len(g & node.gpus)
+            for jobid, k in per_job:
                 jobs[jobid] = jobs.get(jobid, 0) + k
-                used += k
             st["allocated"] += used
-            st["free"] += n - used
+            st["free"] += ncores + ngpus - used
         st["jobs"] = jobs
         return st
+
+    def _rank_stats(self, rank: int) -> tuple:
+        """``(ncores, ngpus, state, used, [(jobid, n), ...])`` of one rank."""
+        node = self.nodes[rank]
+        state = self._node_state(rank)
+        per_job = []
+        used = 0
+        if state == "up":
+            for jobid, (c, g) in self.by_rank.get(rank, {}).items():
+                k = len(c & node.cores) + len(g & node.gpus)
+                per_job.append((jobid, k))
+                used += k
+        return len(node.cores), len(node.gpus), state, used, per_job
 
     @staticmethod
     def _segments(st: Mapping[str, Any]) -> list[list]:
@@ -466,12 +489,19 @@ def _leaf_segments(leaves: list[dict]) -> list[list]:
 
 
 def _hosts(model: ResourceModel, ranks: list[int]) -> str:
-    hosts = [model.nodes[r].host for r in ranks]
-    if len(set(hosts)) == len(hosts):
-        return str(Hostlist(hosts))
-    return f"ranks {IDset(ranks)}"
+    key = (ranks[0], ranks[-1], len(ranks))
+    label = model._labels.get(key)
+    if label is None:
+        hosts = [model.nodes[r].host for r in ranks]
+        if len(set(hosts)) == len(hosts):
+            label = str(Hostlist(hosts))
+        else:
+            label = f"ranks {IDset(ranks)}"
+        model._labels[key] = label
+    return label
 
 
+@functools.lru_cache(maxsize=65536)
 def _f58(jobid: int) -> str:
     from fluxlab.job.jobid import JobID
 
