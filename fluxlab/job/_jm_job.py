@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fluxlab.job.ingest import job_key
 from fluxlab.job.record import JobRecord
 from fluxlab.job.states import JobState
 
@@ -27,6 +28,7 @@ class Job:
         "free_sent",
         "id",
         "jobspec",
+        "eventlog_key",
         "events",
         "name",
         "record",
@@ -36,6 +38,7 @@ class Job:
 
     def __init__(self, jobid: int, jobspec: dict | None):
         self.id = jobid
+        self.eventlog_key = job_key(jobid, "eventlog")
         self.jobspec = jobspec or {}
         self.record = JobRecord(jobid)
         self.R: dict | None = None

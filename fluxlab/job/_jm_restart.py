@@ -89,6 +89,8 @@ async def restart(jm: JobManager) -> int:
 
         job.events = [dict(e) for e in parse_eventlog(text)]
         jm.jobs[jobid] = job
+        st = int(record.state)
+        jm.state_counts[st] = jm.state_counts.get(st, 0) + 1
         resumed.append(job)
     jm.inactive = dict(sorted(jm.inactive.items(), key=lambda kv: kv[1].t_inactive))
     await jm.h.rpc("job-ingest.seed", {"max_id": jm.max_id})

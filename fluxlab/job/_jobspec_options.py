@@ -24,7 +24,6 @@ from fluxlab.job.dependency import query_value
 from fluxlab.job.duration import DurationError, parse_fsd
 from fluxlab.resource.hostlist import Hostlist, HostlistError
 from fluxlab.resource.idset import IdsetError, decode_ranges
-from fluxlab.resource.rv1 import hostlist_within_limit
 
 __all__ = [
     "constraint_from_requires",
@@ -230,6 +229,8 @@ def constraint_from_requires(requires: Iterable[str]) -> dict[str, Any]:
         op = _TERM_KEYS.get(key.lower())
         if op is None or not value:
             raise JobspecError("requires", f"--requires: invalid term {token!r}")
+        from fluxlab.resource.rv1 import hostlist_within_limit
+
         if op == "hostlist" and not hostlist_within_limit(value):
             raise JobspecError("requires", f"--requires: hostlist {value[:40]!r} is too large")
         try:

@@ -32,7 +32,7 @@ from fluxlab.job._jobspec_rules import JobspecError, validate_canonical
 from fluxlab.job.count import Count, CountError
 from fluxlab.job.duration import DurationError, duration_seconds
 
-__all__ = ["NEST_COMMAND", "Jobspec", "JobspecError", "JobspecV1", "validate_jobspec"]
+__all__ = ["NEST_COMMAND", "Jobspec", "JobspecError", "JobspecV1", "validate_jobspec"]  # noqa: F822
 
 #: Program that a nested-instance jobspec runs (see the module docstring).
 NEST_COMMAND: tuple[str, ...] = ("flux", "broker")
@@ -425,12 +425,19 @@ def validate_jobspec(jobspec: Jobspec | str | bytes | Mapping, require_version: 
             "", f"jobspec must be a Jobspec, string or mapping, not {type(jobspec).__name__}"
         )
     if require_version == 1 or (isinstance(obj, Mapping) and obj.get("version") == 1):
+        from fluxlab.job.jobspec_v1 import JobspecV1
+
         return True, JobspecV1.from_dict(obj)
     if require_version not in (None, 1):
         raise JobspecError("version", f"unsupported required version {require_version!r}")
     return True, Jobspec.from_dict(obj)
 
 
-# JobspecV1 (the factories) lives in jobspec_v1.py to keep modules small; it
-# is imported last because it subclasses Jobspec.
-from fluxlab.job.jobspec_v1 import JobspecV1  # noqa: E402
+def __getattr__(name: str):
+    # JobspecV1 (the factories) lives in jobspec_v1.py to keep modules small;
+    # it subclasses Jobspec, so it is loaded on first use to avoid a cycle.
+    if name == "JobspecV1":
+        from fluxlab.job.jobspec_v1 import JobspecV1
+
+        return JobspecV1
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,10 @@ from fluxlab.job.states import JobState
 __all__ = ["JobList", "jobspec_summary", "R_summary"]
 
 _ALL_STATES = int(JobState.ACTIVE | JobState.INACTIVE | JobState.NEW)
+# plain ints: enum flag arithmetic is slow in the per-job loops below
+_PENDING = int(JobState.PENDING | JobState.NEW)
+_RUNNING = int(JobState.RUNNING)
+_INACTIVE = int(JobState.INACTIVE)
 
 
 def jobspec_summary(jobspec: Any) -> dict:
@@ -264,7 +268,7 @@ class JobList(ServiceModule):
         if states & ~_ALL_STATES:
             raise ServiceError(errno.EINVAL, f"invalid states mask {states}")
         states = states or _ALL_STATES
-        want_inactive = bool(states & JobState.INACTIVE) or bool(results)
+        want_inactive = bool(states & _INACTIVE) or bool(results)
         out: list[dict] = []
         limit = max_entries or float("inf")
 
@@ -281,11 +285,11 @@ class JobList(ServiceModule):
         for e in self.jobs.values():
             if e.record is None:
                 continue
-            st = e.record.state
-            if st & JobState.PENDING or st == JobState.NEW:
+            st = int(e.record.state)
+            if st & _PENDING:
                 if states & st:
                     pending.append(e)
-            elif st & JobState.RUNNING and states & st:
+            elif st & _RUNNING and states & st:
                 running.append(e)
         pending.sort(key=lambda e: (-(e.record.priority or 0), e.record.t_submit, e.record.id))
         running.sort(key=lambda e: -(e.record.t_run or e.record.t_submit))

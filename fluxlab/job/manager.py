@@ -12,6 +12,7 @@ replay after restart never repeats them.  Protocols: ``docs/spec/job-services.md
 from __future__ import annotations
 
 import errno
+import json
 import signal
 import time
 
@@ -21,7 +22,6 @@ from fluxlab.job._jm_depend import Dependencies
 from fluxlab.job._jm_exec import ExecInterface
 from fluxlab.job._jm_job import InactiveJob, Job
 from fluxlab.job._jm_sched import SchedInterface
-from fluxlab.job.eventlog import encode_event
 from fluxlab.job.ingest import job_key
 from fluxlab.job.jobid import JobIDError, id_parse
 from fluxlab.job.states import JobState, JobStateError
@@ -46,6 +46,7 @@ def _after_load(fn):
 
 
 JOBID_ANY = 0xFFFFFFFFFFFFFFFF
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _INACTIVE_KEEP = 1_000_000
 
 
@@ -65,6 +66,7 @@ class JobManager(ServiceModule):
         self._flush_scheduled = False
         self._waits: list = []  # (msg, jobid or ANY)
         self.counts = {"submitted": 0, "inactive": 0}
+        self.state_counts: dict[int, int] = {}  # active jobs per state, kept incrementally
         self.max_id = 0
         from fluxlab.job._jm_restart import restart
 
@@ -85,9 +87,7 @@ class JobManager(ServiceModule):
         self._flush()
 
     def stats(self) -> dict:
-        states: dict[str, int] = {}
-        for job in self.jobs.values():
-            states[job.state.name] = states.get(job.state.name, 0) + 1
+        states = {JobState(st).name: n for st, n in self.state_counts.items() if n}
         return {
             "active": len(self.jobs),
             "inactive": len(self.inactive),
@@ -116,9 +116,8 @@ class JobManager(ServiceModule):
         except JobStateError as e:
             self.log(3, f"refused event: {e}")
             return False
-        self._ops.append(
-            {"op": "append", "key": job_key(job.id, "eventlog"), "data": encode_event(event)}
-        )
+        # the record validated the event: encode it directly (one RFC 18 line)
+        self._ops.append({"op": "append", "key": job.eventlog_key, "data": _dumps(event) + "\n"})
         entry = {"id": job.id, "n": job.nevents, "event": event}
         if extra:
             entry.update(extra)
@@ -126,6 +125,10 @@ class JobManager(ServiceModule):
         self._journal.append(entry)
         self._schedule_flush()
         if new != old:
+            sc = self.state_counts
+            sc[int(old)] = sc.get(int(old), 0) - 1
+            if new != JobState.INACTIVE:
+                sc[int(new)] = sc.get(int(new), 0) + 1
             self._enter(job, new)
         return True
 
@@ -263,6 +266,7 @@ class JobManager(ServiceModule):
             job.record.apply(event)
             job.events.append(event)
             self.jobs[jobid] = job
+            self.state_counts[int(JobState.NEW)] = self.state_counts.get(int(JobState.NEW), 0) + 1
             self.max_id = max(self.max_id, jobid)
             self.counts["submitted"] += 1
             self._journal.append({"id": jobid, "n": 0, "jobspec": job.jobspec, "event": event})

@@ -76,6 +76,7 @@ class SchedSimple(ServiceModule):
         if self.queue_depth < 1:
             raise ValueError("sched-simple: queue-depth must be at least 1")
         self._pending_commit: list[tuple[_Request, dict]] = []
+        self._waiting: list = []  # (handler, msg) that need resources first
         self._commit_scheduled = False
         self.stats_alloc = 0
         self._acquire = self.h.rpc("resource.acquire", {}, flags=FLAG_STREAMING)
@@ -83,6 +84,8 @@ class SchedSimple(ServiceModule):
 
     def stop(self) -> None:
         self._acquire.cancel()
+        for _, msg in self._waiting:
+            self.respond_error(msg, errno.ENOSYS, "scheduler unloaded")
         for req in self.queue:
             self.respond_error(req.msg, errno.ENOSYS, "scheduler unloaded")
         self.queue = []
@@ -107,6 +110,10 @@ class SchedSimple(ServiceModule):
         fut.reset()
         if "resources" in resp:
             self._set_resources(resp["resources"])
+            waiting, self._waiting = self._waiting, []
+            for fn, msg in waiting:
+                msg.handled = False
+                self._dispatch_request(fn, False, msg)
             for rank in IDset(resp.get("up", "")) if resp.get("up") is not None else []:
                 if rank in self.ranks:
                     self.ranks[rank].up = True
@@ -239,8 +246,10 @@ class SchedSimple(ServiceModule):
     def feasibility(self, msg):
         (jobspec,) = unpack(msg, ("jobspec", dict))
         c = self._counts(jobspec)
-        if self.R_all is None:
-            return {}
+        if self.R_all is None:  # answer once resources are known
+            self.defer(msg)
+            self._waiting.append((self.feasibility, msg))
+            return None
         if self._fit(c, free=False) is None:
             total = sum(len(r.cores) for r in self.ranks.values())
             gpus = sum(len(r.gpus) for r in self.ranks.values())
@@ -306,8 +315,10 @@ class SchedSimple(ServiceModule):
 
     @request_handler("resource-status")
     def resource_status(self, msg):
-        if self.R_all is None:
-            raise ServiceError(errno.EAGAIN, "the scheduler has no resources yet")
+        if self.R_all is None:  # answer once resources are known
+            self.defer(msg)
+            self._waiting.append((self.resource_status, msg))
+            return None
         full = ResourceSet(self.R_all)
         allocated = [(r, c, g) for parts in self.allocs.values() for r, c, g in parts]
         down = [r.rank for r in self.ranks.values() if not r.up]

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import zmq
-import zmq.auth
 
 __all__ = ["CurveCert", "allow_client_key", "keygen", "load_cert"]
 
@@ -22,8 +21,7 @@ _auth = None
 _auth_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class CurveCert:
+class CurveCert(NamedTuple):
     """A CURVE key pair (Z85-encoded bytes)."""
 
     public: bytes
@@ -68,6 +66,8 @@ def load_cert(path: str) -> CurveCert:
     ValueError
         If the file is missing or holds no secret key.
     """
+    import zmq.auth
+
     try:
         public, secret = zmq.auth.load_certificate(path)
     except (OSError, ValueError) as e:
