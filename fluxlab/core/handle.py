@@ -732,6 +732,9 @@ class Flux(FutureOwner):
     def __repr__(self) -> str:
         return f"<fluxlab.Flux {self.uri}>"
 
+    def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
+        return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
+
 
 def _check_ipc(endpoint: str) -> None:
     path = endpoint[len("ipc://") :]

@@ -179,6 +179,9 @@ class Instance:
         state = "stopped" if self._stopped else "running"
         return f"<fluxlab.Instance size={self.size} {state} uri={self.uri}>"
 
+    def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
+        return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
+
 
 def start(size: int = 1, **kwargs) -> Instance:
     """Start an embedded instance of ``size`` ranks (see :class:`Instance`)."""

@@ -396,3 +396,9 @@ class JobInfo:
             elif key == "exception" and not val["occurred"]:
                 out["exception"] = {"occurred": False}
         return out
+
+    def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
+        return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:  # IPython text form (fluxlab.jupyter.display)
+        __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_pretty(self, p, cycle)

@@ -470,5 +470,11 @@ class JobID(int):
     def __repr__(self) -> str:
         return f"JobID({int(self)})"
 
+    def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
+        return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:  # IPython text form (fluxlab.jupyter.display)
+        __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_pretty(self, p, cycle)
+
     def __reduce__(self):
         return (JobID, (int(self),))

@@ -380,6 +380,12 @@ class Jobspec:
     def __str__(self) -> str:
         return str(self.jobspec)
 
+    def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
+        return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:  # IPython text form (fluxlab.jupyter.display)
+        __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_pretty(self, p, cycle)
+
 
 def _read_fileref(path: str, where: str) -> dict[str, Any]:
     import base64

@@ -1,10 +1,50 @@
 """The notebook layer: ``%flux`` magics, live widgets and rich displays.
 
 Talks to instances only through fluxlab's public, Flux-compatible API.
-Nothing in the library imports this package.
+Nothing in the library imports this package.  Widgets load lazily so that
+``%load_ext fluxlab`` stays fast.
 """
 
-from fluxlab.jupyter.magics import FluxMagics, load_ipython_extension
-from fluxlab.jupyter.session import Session, get_session
+from __future__ import annotations
 
-__all__ = ["FluxMagics", "Session", "get_session", "load_ipython_extension"]
+import importlib
+
+from fluxlab.jupyter.magics import FluxMagics, JobIDList, load_ipython_extension
+from fluxlab.jupyter.session import NoInstanceError, Session, get_session
+
+__all__ = [
+    "Dashboard",
+    "FluxMagics",
+    "JobIDList",
+    "JobProgress",
+    "JobTable",
+    "Live",
+    "NoInstanceError",
+    "ResourceGraph",
+    "Session",
+    "Timeline",
+    "dashboard",
+    "get_live",
+    "get_session",
+    "load_ipython_extension",
+]
+
+_LAZY = {
+    "JobTable": "fluxlab.jupyter.jobtable",
+    "ResourceGraph": "fluxlab.jupyter.resourcegraph",
+    "Timeline": "fluxlab.jupyter.timeline",
+    "Dashboard": "fluxlab.jupyter.board",
+    "JobProgress": "fluxlab.jupyter.board",
+    "dashboard": "fluxlab.jupyter.board",
+    "Live": "fluxlab.jupyter.live",
+    "get_live": "fluxlab.jupyter.live",
+}
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'fluxlab.jupyter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value

@@ -19,7 +19,43 @@ import time
 import fluxlab
 from fluxlab.core.errors import FluxError
 
-__all__ = ["Session", "get_session", "persist_file"]
+__all__ = ["NOTEBOOK_MODULES", "NoInstanceError", "Session", "get_session", "persist_file"]
+
+#: What a notebook's embedded instance loads: the job services, a scheduler and
+#: execution, so that ``%flux run`` works out of the box.  Modules not (yet)
+#: provided by this fluxlab are left out; once the broker's own default set
+#: holds the job services the instance default is used unchanged.
+NOTEBOOK_MODULES: list[tuple[str, str, list[str]]] = [
+    ("heartbeat", "0", []),
+    ("kvs", "0", []),
+    ("resource", "all", []),
+    ("job-ingest", "0", []),
+    ("job-manager", "0", []),
+    ("job-list", "0", []),
+    ("job-info", "0", []),
+    ("sched-simple", "0", []),
+    ("job-exec", "0", []),
+    ("exec", "all", []),
+]
+
+
+class NoInstanceError(FluxError):
+    """No instance is in use and none may be started implicitly (the user
+    stopped the last one, or the one in use has gone away)."""
+
+    def __init__(self, message: str):
+        super().__init__(errno.ENOTCONN, message)
+
+
+def notebook_modules() -> list[tuple[str, str, list[str]]] | None:
+    """Module list for an embedded notebook instance (None: the broker default)."""
+    from fluxlab.broker.config import DEFAULT_MODULES
+    from fluxlab.broker.modules import known_modules
+
+    if any(name == "job-manager" for name, _, _ in DEFAULT_MODULES):
+        return None
+    known = known_modules()
+    return [m for m in NOTEBOOK_MODULES if m[0] in known]
 
 
 def persist_file() -> str:
@@ -37,6 +73,8 @@ class Session:
         self.uri: str | None = None
         self.kind = ""  # "embedded" | "persistent" | "connected"
         self._h = None
+        #: URI of the instance ``%flux stop`` stopped (no implicit restart then)
+        self.stopped_uri: str | None = None
 
     # -- state -------------------------------------------------------------
     @property
@@ -75,10 +113,13 @@ class Session:
             uri = self._start_persistent(size, attrs or {})
             self.kind = "persistent"
         else:
+            if "modules" not in kwargs:
+                kwargs["modules"] = notebook_modules()
             self.instance = fluxlab.start(size=size, attrs=attrs, **kwargs)
             uri = self.instance.uri
             self.kind = "embedded"
         self.uri = uri
+        self.stopped_uri = None
         self._export(uri)
         return uri
 
@@ -111,6 +152,7 @@ class Session:
         h = fluxlab.Flux(uri)
         h.rpc("broker.ping").get(timeout=10)
         self._h, self.uri, self.kind = h, uri, "connected"
+        self.stopped_uri = None
         self._export(uri)
         return uri
 
@@ -130,8 +172,11 @@ class Session:
             self._h.close()
             self._h = None
         elif kind == "persistent":
-            with fluxlab.Flux(uri) as h:
-                h.rpc("broker.shutdown", {"reason": "%flux stop"}, nodeid=0).get(timeout=10)
+            try:
+                with fluxlab.Flux(uri) as h:
+                    h.rpc("broker.shutdown", {"reason": "%flux stop"}, nodeid=0).get(timeout=10)
+            except (FluxError, OSError):
+                pass  # already gone: forgetting it is all that is left to do
         if self.instance is not None:
             self.instance.stop()
             self.instance = None
@@ -141,6 +186,7 @@ class Session:
             except OSError:
                 pass
         self.uri, self.kind, self.proc_pid = None, "", None
+        self.stopped_uri = uri
         self._export(None)
         return {"embedded": "stopped", "persistent": "stopped", "connected": "disconnected from"}[
             kind
@@ -154,14 +200,25 @@ class Session:
         kernel; otherwise a new embedded instance.
         """
         if self.active:
+            if not self.alive():
+                raise NoInstanceError(
+                    f"the {self.kind} instance at {self.uri} is not running any more; "
+                    "run `%flux stop` to forget it, then `%flux start` (or `%flux connect URI`)"
+                )
             return None
+        if self.stopped_uri is not None:
+            raise NoInstanceError(
+                f"no instance: the one at {self.stopped_uri} was stopped with `%flux stop`; "
+                "run `%flux start` to start a new one or `%flux connect URI`"
+            )
         env = os.environ.get("FLUXLAB_URI")
+        unreachable = ""
         if env:
             try:
                 self.connect(env)
                 return f"connected to the instance at FLUXLAB_URI={env}"
             except (FluxError, OSError):
-                pass
+                unreachable = f"FLUXLAB_URI={env} does not answer; "
         path = persist_file()
         if os.path.exists(path):
             try:
@@ -169,11 +226,24 @@ class Session:
                     uri = json.load(f)["uri"]
                 self.connect(uri)
                 self.kind = "persistent"
-                return f"reconnected to the persistent instance at {uri}"
+                return f"{unreachable}reconnected to the persistent instance at {uri}"
             except (FluxError, OSError, ValueError, KeyError):
                 pass
         uri = self.start(default_size)
-        return f"started an embedded fluxlab instance (size {default_size}) at {uri}"
+        return f"{unreachable}started an embedded fluxlab instance (size {default_size}) at {uri}"
+
+    def alive(self) -> bool:
+        """True if the instance in use still answers (a cheap local check first)."""
+        if not self.active:
+            return False
+        if self.instance is not None and not self.instance.running:
+            return False
+        try:
+            self.h.rpc("broker.ping", nodeid=0).get(timeout=5)
+        except (FluxError, OSError):
+            self._h = None
+            return False
+        return True
 
     def status(self) -> dict:
         if not self.active:

@@ -579,6 +579,9 @@ class ResourceSet:
     def __repr__(self) -> str:
         return f"ResourceSet({self.rlist!r})"
 
+    def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
+        return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ResourceSet):
             return NotImplemented
