@@ -73,11 +73,14 @@ def test_submit_cc_wait_and_watch(inst):
 
 
 def test_bulksubmit_inputs_and_dry_run(inst):
-    rc, out, _ = cmd(inst, "bulksubmit", "--dry-run", "echo", "{}", "{1}", ":::", "a", "b", ":::", "x")
+    rc, out, _ = cmd(
+        inst, "bulksubmit", "--dry-run", "echo", "{}", "{1}", ":::", "a", "b", ":::", "x"
+    )
     assert rc == 0 and out.splitlines() == ["echo a x", "echo b x"]
     rc, out, _ = cmd(inst, "bulksubmit", "--watch", "echo", "item-{}", ":::", "1", "2", "3")
-    assert rc == 0 and sorted(line.split(": ")[-1] for line in out.splitlines() if "item-" in line) == [
-        "item-1", "item-2", "item-3"]
+    assert rc == 0 and sorted(
+        line.split(": ")[-1] for line in out.splitlines() if "item-" in line
+    ) == ["item-1", "item-2", "item-3"]
     rc, _, err = cmd(inst, "bulksubmit", "echo", "{nope}", ":::", "1")
     assert rc == 1 and "unknown replacement field {nope}" in err
 
@@ -138,19 +141,22 @@ def test_queue_disable_enable(inst):
     h.close()
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["run"], "a command is required"),
-    (["run", "-n", "0", "true"], "--ntasks must be a positive integer"),
-    (["run", "-n", "100", "true"], "unsatisfiable"),
-    (["submit", "--urgency=99", "true"], "--urgency"),
-    (["submit", "-t", "soon", "true"], "-t/--time-limit"),
-    (["submit", "--dependency=bogus:1", "true"], "dependency"),
-    (["submit", "--flags=fast", "true"], "--flags"),
-    (["jobs", "-o", "{nosuchfield}"], "--format"),
-    (["jobs", "-f", "weird"], "invalid filter"),
-    (["cancel"], "give one or more job ids"),
-    (["job", "kill", "-s", "SIGNOPE", "ƒ1"], "unknown signal"),
-])
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["run"], "a command is required"),
+        (["run", "-n", "0", "true"], "--ntasks must be a positive integer"),
+        (["run", "-n", "100", "true"], "unsatisfiable"),
+        (["submit", "--urgency=99", "true"], "--urgency"),
+        (["submit", "-t", "soon", "true"], "-t/--time-limit"),
+        (["submit", "--dependency=bogus:1", "true"], "dependency"),
+        (["submit", "--flags=fast", "true"], "--flags"),
+        (["jobs", "-o", "{nosuchfield}"], "--format"),
+        (["jobs", "-f", "weird"], "invalid filter"),
+        (["cancel"], "give one or more job ids"),
+        (["job", "kill", "-s", "SIGNOPE", "ƒ1"], "unknown signal"),
+    ],
+)
 def test_bad_input_one_line_errors(inst, argv, msg):
     rc, _, err = cmd(inst, *argv)
     assert rc != 0 and msg in err and "Traceback" not in err

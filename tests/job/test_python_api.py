@@ -30,7 +30,8 @@ def h(inst):
 def test_flux_script_runs_unchanged_with_fluxlab(inst, tmp_path):
     """A script written for Flux's bindings: only the import line differs."""
     script = tmp_path / "bulk.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import fluxlab as flux
         from flux_names import check
         import concurrent.futures as cf
@@ -45,10 +46,13 @@ def test_flux_script_runs_unchanged_with_fluxlab(inst, tmp_path):
         h = flux.Flux()
         info = flux.job.job_list(h, max_entries=200).get_jobinfos()
         print("OK", len(ids), len([j for j in info if j.result == "FAILED"]) >= 100)
-    """))
+    """)
+    )
     (tmp_path / "flux_names.py").write_text("def check(c):\n    assert c\n")
     env = dict(os.environ, FLUXLAB_URI=inst.uri, PYTHONPATH=str(tmp_path))
-    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["OK", "100", "True"]
 
