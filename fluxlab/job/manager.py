@@ -22,6 +22,7 @@ from fluxlab.job._jm_depend import Dependencies
 from fluxlab.job._jm_exec import ExecInterface
 from fluxlab.job._jm_job import InactiveJob, Job
 from fluxlab.job._jm_sched import SchedInterface
+from fluxlab.job.eventlog import EventlogError, EventLogEvent
 from fluxlab.job.ingest import job_key
 from fluxlab.job.jobid import JobIDError, id_parse
 from fluxlab.job.states import JobState, JobStateError
@@ -61,7 +62,7 @@ class JobManager(ServiceModule):
         self.depend = Dependencies(self)
         self.kill_timeout = float(self.h.conf.get("job-manager", {}).get("kill-timeout", 5.0))
         self.enabled, self.disable_reason = True, ""
-        self._ops: list[dict] = []
+        self._ops: list[tuple[str, str]] = []  # (eventlog key, line) to append
         self._journal: list[dict] = []
         self._flush_scheduled = False
         self._waits: list = []  # (msg, jobid or ANY)
@@ -107,17 +108,23 @@ class JobManager(ServiceModule):
         extra: dict | None = None,
     ) -> bool:
         """Apply, store and publish one event; perform the new state's actions."""
-        event = {"timestamp": ts or time.time(), "name": name}
+        raw = {"timestamp": ts or time.time(), "name": name}
         if context:
-            event["context"] = context
+            raw["context"] = context
+        line = _dumps(raw)  # RFC 18 line (empty context omitted, as Flux does)
+        try:
+            # validated once here; the record and job-list reuse the object
+            event = EventLogEvent(raw)
+        except EventlogError as e:
+            self.log(3, f"job {job.id}: refused malformed event {name!r}: {e}")
+            return False
         old = job.record.state
         try:
             new = job.record.apply(event)
         except JobStateError as e:
             self.log(3, f"refused event: {e}")
             return False
-        # the record validated the event: encode it directly (one RFC 18 line)
-        self._ops.append({"op": "append", "key": job.eventlog_key, "data": _dumps(event) + "\n"})
+        self._ops.append((job.eventlog_key, line))
         entry = {"id": job.id, "n": job.nevents, "event": event}
         if extra:
             entry.update(extra)
@@ -139,8 +146,15 @@ class JobManager(ServiceModule):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        ops, self._ops = self._ops, []
-        if ops:
+        appends, self._ops = self._ops, []
+        if appends:
+            # one append per eventlog per flush (order within a job is kept)
+            merged: dict[str, list[str]] = {}
+            for key, line in appends:
+                merged.setdefault(key, []).append(line)
+            ops = [
+                {"op": "append", "key": k, "data": "\n".join(v) + "\n"} for k, v in merged.items()
+            ]
             self.h.rpc("kvs.commit", {"ops": ops}).then(self._committed)
         journal, self._journal = self._journal, []
         if journal and self.streams:

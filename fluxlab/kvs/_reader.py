@@ -56,6 +56,10 @@ class Reader:
         self.store = store
         self.cache_size = max(1, int(cache_size))
         self._cache: OrderedDict[str, StoredDir | StoredHDir] = OrderedDict()
+        #: directory blob -> (child dir blobs, value blobs) it references;
+        #: blobs never change, so an entry is valid until the blob is swept.
+        #: Lets garbage collection decode each directory once, not every run.
+        self._links: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def load_dir(self, ref: str) -> StoredDir | StoredHDir:
         """Decoded directory blob ``ref`` (cached)."""
@@ -74,6 +78,7 @@ class Reader:
         """Drop cached decodings whose ref fails ``keep`` (after garbage collection)."""
         for ref in [r for r in self._cache if not keep(r)]:
             del self._cache[ref]
+        self._links = {r: v for r, v in self._links.items() if keep(r)}
 
     def child(self, node, name: str):
         """Entry ``name`` of directory node ``node``, or ``None``."""
@@ -186,19 +191,29 @@ def reachable_blobs(reader: Reader, roots) -> set[str]:
     """Blobrefs reachable from the root directory blobs ``roots``.
 
     Directory blobs are decoded (from the reader's cache when present, without
-    filling it); ``valref`` blobs are marked without being loaded.
+    filling it) the first time they are seen; what they reference is kept in
+    ``reader._links`` so later runs only decode directories written since.
+    ``valref`` blobs are marked without being loaded.
     """
     live: set[str] = set()
     stack = list(roots)
     cache = reader._cache
+    links = reader._links
     load = reader.store.load
     while stack:
         ref = stack.pop()
         if ref in live:
             continue
         live.add(ref)
-        node = cache.get(ref) or decode_dir_blob(load(ref), ref)
-        _mark(node, live, stack)
+        link = links.get(ref)
+        if link is None:
+            node = cache.get(ref) or decode_dir_blob(load(ref), ref)
+            dirs: list[str] = []
+            vals: set[str] = set()
+            _mark(node, vals, dirs)
+            link = links[ref] = (tuple(dirs), tuple(vals))
+        stack.extend(link[0])
+        live.update(link[1])
     return live
 
 
