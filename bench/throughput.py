@@ -106,6 +106,20 @@ def cli_latency(uri: str, count: int) -> float:
     return round(statistics.median(samples) * 1000, 1)
 
 
+def memory_after(n: int) -> float:
+    """Resident MiB of a fresh process holding an instance after ``n`` simulated jobs."""
+    code = (
+        "import sys; sys.path.insert(0, %r); import throughput as t, fluxlab\n"
+        "with t._start() as inst:\n"
+        "    h = inst.handle()\n"
+        "    for i in range(0, %d, 10000):\n"
+        "        t.run_batch(h, min(10000, %d - i), True)\n"
+        "    print(t.rss_mb())\n"
+    ) % (os.path.dirname(os.path.abspath(__file__)), n, n)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(p.stdout.split()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
@@ -126,15 +140,9 @@ def main() -> None:
         out["latency"] = latency(h, 20 if args.quick else 100)
         out["latency"]["cli_run_true_ms"] = cli_latency(inst.uri, 5 if args.quick else 20)
         h.close()
-    with _start() as inst:
-        h = inst.handle()
-        run_batch(h, 1000, True)
-        out["memory"] = {"rss_mb_after_1000": rss_mb()}
-        if args.big:
-            for _ in range(99):
-                run_batch(h, 1000, True)
-            out["memory"]["rss_mb_after_100000"] = rss_mb()
-        h.close()
+    out["memory"] = {"rss_mb_after_1000": memory_after(1000)}
+    if args.big:
+        out["memory"]["rss_mb_after_100000"] = memory_after(100_000)
     out["targets"] = {
         "simulated_jobs_per_s_at_10000": 1500,
         "real_true_jobs_per_s": 200,
