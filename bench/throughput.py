@@ -28,11 +28,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import rss_mb
+from _util import rss_mb  # noqa: F401 - used by the memory subprocess (t.rss_mb)
 
 import fluxlab
 from fluxlab.job import JobspecV1
-from fluxlab.job.states import JobState
 from fluxlab.job.submit import submit_bulk_async
 
 CORES = 64
@@ -52,10 +51,8 @@ def _jobspec(simulated: bool) -> str:
 
 
 def _inactive_count(h) -> int:
-    resp = h.rpc(
-        "job-list.list", {"max_entries": 0, "attrs": ["state"], "states": int(JobState.INACTIVE)}
-    ).get()
-    return len(resp["jobs"])
+    """Jobs the job-manager has finished (cheap: no per-job listing)."""
+    return h.rpc("job-manager.stats").get()["inactive"]
 
 
 def run_batch(h, n: int, simulated: bool) -> dict:
@@ -108,14 +105,15 @@ def cli_latency(uri: str, count: int) -> float:
 
 def memory_after(n: int) -> float:
     """Resident MiB of a fresh process holding an instance after ``n`` simulated jobs."""
+    here = os.path.dirname(os.path.abspath(__file__))
     code = (
-        "import sys; sys.path.insert(0, %r); import throughput as t, fluxlab\n"
+        f"import sys; sys.path.insert(0, {here!r}); import throughput as t\n"
         "with t._start() as inst:\n"
         "    h = inst.handle()\n"
-        "    for i in range(0, %d, 10000):\n"
-        "        t.run_batch(h, min(10000, %d - i), True)\n"
+        f"    for i in range(0, {n}, 10000):\n"
+        f"        t.run_batch(h, min(10000, {n} - i), True)\n"
         "    print(t.rss_mb())\n"
-    ) % (os.path.dirname(os.path.abspath(__file__)), n, n)
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(p.stdout.split()[-1])
 

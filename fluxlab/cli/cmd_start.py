@@ -55,6 +55,26 @@ def add_parser(sub, name, helptext):
         metavar="NAME=VALUE",
         help="set a broker attribute (repeatable)",
     )
+    p.add_argument(
+        "--cores-per-node",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fake resources: N cores on every rank (default: this host's)",
+    )
+    p.add_argument(
+        "--gpus-per-node",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fake resources: N GPUs on every rank",
+    )
+    p.add_argument(
+        "--hostnames",
+        default=None,
+        metavar="HOSTLIST",
+        help="fake host names for the ranks, e.g. node[0-3]",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for start-up")
     p.add_argument(
         "command",
@@ -74,6 +94,19 @@ def run(args, ctx) -> int:
     if args.fanout < 0:
         raise CommandError(f"--fanout must be non-negative, not {args.fanout}")
     attrs = dict(_attr(s) for s in args.setattr)
+    resource = {}
+    for key, value in (
+        ("cores-per-node", args.cores_per_node),
+        ("gpus-per-node", args.gpus_per_node),
+    ):
+        if value is not None:
+            if value < (1 if key == "cores-per-node" else 0):
+                raise CommandError(
+                    f"--{key} must be {'positive' if key == 'cores-per-node' else 'non-negative'}"
+                )
+            resource[key] = value
+    if args.hostnames:
+        resource["hostnames"] = args.hostnames
     return run_start(
         args.test_size,
         args.command,
@@ -85,4 +118,5 @@ def run(args, ctx) -> int:
         attrs=attrs,
         cert_path=args.cert,
         timeout=args.timeout,
+        conf={"resource": resource} if resource else None,
     )

@@ -185,3 +185,28 @@ def test_handle_to_dead_instance_fails_instead_of_hanging():
     with pytest.raises(FluxError) as e:
         Flux(inst.uri)
     assert e.value.errno == errno.ENOENT
+
+
+def test_start_with_fake_resource_shape():
+    p = run(
+        "start",
+        "-s",
+        "2",
+        "--cores-per-node=6",
+        "--gpus-per-node=2",
+        "--hostnames=node[0-1]",
+        sys.executable,
+        "-m",
+        "fluxlab",
+        "resource",
+        "list",
+        "-o",
+        "{nnodes} {ncores} {ngpus} {nodelist}",
+    )
+    assert p.returncode == 0, p.stderr
+    assert "2 12 4 node[0-1]" in p.stdout
+
+
+def test_start_rejects_bad_shape():
+    p = run("start", "-s", "1", "--cores-per-node=0", "true")
+    assert p.returncode == 1 and "--cores-per-node" in p.stderr
