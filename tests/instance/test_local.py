@@ -210,3 +210,36 @@ def test_start_with_fake_resource_shape():
 def test_start_rejects_bad_shape():
     p = run("start", "-s", "1", "--cores-per-node=0", "true")
     assert p.returncode == 1 and "--cores-per-node" in p.stderr
+
+
+def test_statedir_restart_keeps_pending_and_inactive_jobs(tmp_path):
+    state = str(tmp_path / "state")
+    script = (
+        "import fluxlab as flux, json, sys\n"
+        "from fluxlab.job import JobspecV1\n"
+        "h = flux.Flux()\n"
+        "done = flux.job.submit(h, JobspecV1.from_command(['true']))\n"
+        "flux.job.result(h, done)\n"
+        "held = flux.job.submit(h, JobspecV1.from_command(['true']), urgency=0)\n"
+        "print(json.dumps([int(done), int(held)]))\n"
+    )
+    p = run("start", "-s", "2", f"--statedir={state}", sys.executable, "-c", script)
+    assert p.returncode == 0, p.stderr
+    done, held = map(int, p.stdout.strip("[]\n").split(","))
+    check = (
+        "import fluxlab as flux, sys\n"
+        f"done, held = {done}, {held}\n"
+        "h = flux.Flux()\n"
+        "from fluxlab.testing import wait_for\n"
+        "wait_for(lambda: flux.job.get_job(h, done), what='finished job listed after restart')\n"
+        "assert flux.job.get_job(h, done)['result'] == 'COMPLETED', flux.job.get_job(h, done)\n"
+        "wait_for(lambda: (flux.job.get_job(h, held) or {}).get('state') == 'SCHED', what='held job requeued')\n"
+        "h.rpc('job-manager.urgency', {'id': held, 'urgency': 16}).get()\n"
+        "assert flux.job.result(h, held).result == 'COMPLETED'\n"
+        "new = flux.job.submit(h, flux.job.JobspecV1.from_command(['true']))\n"
+        "assert new > held\n"
+        "print('ok')\n"
+    )
+    p = run("start", "-s", "2", f"--statedir={state}", sys.executable, "-c", check)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "ok"
