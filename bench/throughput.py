@@ -2,6 +2,12 @@
 
 Prints JSON with, for N in (1,000, 10,000) by default:
 
+Throughput runs use a local-process instance of one broker (the shape of
+``flux start --test-size=1``); the ``*_embedded`` figures repeat the first
+size with the broker in this process, where it shares the GIL with the
+submitting client.  Memory is the resident size of a fresh process holding
+an embedded instance.
+
 * ``simulated``: jobs with ``attributes.system.exec.test.run_duration`` (no
   processes; measures the control plane): submit rate and end-to-end jobs/s;
 * ``real_true``: jobs running ``/bin/true`` (real processes), same figures;
@@ -37,8 +43,14 @@ from fluxlab.job.submit import submit_bulk_async
 CORES = 64
 
 
-def _start(size: int = 1):
-    return fluxlab.start(size=size, conf={"resource": {"cores-per-node": CORES}})
+def _start(size: int = 1, embedded: bool = False):
+    """An instance to measure: broker processes (like ``flux start``), or embedded."""
+    conf = {"resource": {"cores-per-node": CORES}}
+    if embedded:
+        return fluxlab.start(size=size, conf=conf)
+    from fluxlab.instance.local import LocalInstance
+
+    return LocalInstance(size, conf=conf)
 
 
 def _jobspec(simulated: bool) -> str:
@@ -108,7 +120,7 @@ def memory_after(n: int) -> float:
     here = os.path.dirname(os.path.abspath(__file__))
     code = (
         f"import sys; sys.path.insert(0, {here!r}); import throughput as t\n"
-        "with t._start() as inst:\n"
+        "with t._start(embedded=True) as inst:\n"
         "    h = inst.handle()\n"
         f"    for i in range(0, {n}, 10000):\n"
         f"        t.run_batch(h, min(10000, {n} - i), True)\n"
@@ -130,11 +142,15 @@ def main() -> None:
         out[key] = []
         for n in sizes:
             with _start() as inst:
-                h = inst.handle()
+                h = fluxlab.Flux(inst.uri)
                 out[key].append(run_batch(h, n, simulated))
                 h.close()
+        with _start(embedded=True) as inst:  # brokers share this process (and its GIL)
+            h = inst.handle()
+            out[f"{key}_embedded_{sizes[0]}"] = run_batch(h, sizes[0], simulated)
+            h.close()
     with _start() as inst:
-        h = inst.handle()
+        h = fluxlab.Flux(inst.uri)
         out["latency"] = latency(h, 20 if args.quick else 100)
         out["latency"]["cli_run_true_ms"] = cli_latency(inst.uri, 5 if args.quick else 20)
         h.close()
