@@ -1,0 +1,303 @@
+"""A resource-query session: one graph, one matcher, jobs matched so far.
+
+:class:`ResourceQuery` is what both the offline ``resource-query`` tool and
+library users drive: it loads a graph with a reader, selects the matcher's
+subsystems and policy, installs pruning filters, and keeps the per-job
+bookkeeping (allocations, reservations, the job-id counter) that Fluxion's
+``resource_query_t`` keeps.  It performs no I/O beyond reading the graph
+text it is given; the tool formats results.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from fluxlab.resource.idset import IDset, IdsetError
+from fluxlab.sched.dfu import Traverser
+from fluxlab.sched.errors import GraphError, JobspecError, MatchError, SchedError
+from fluxlab.sched.find import find as _find
+from fluxlab.sched.graph import CONTAINMENT, STATUS_NAMES, ResourceGraph
+from fluxlab.sched.jobspec import Jobspec, parse_jobspec
+from fluxlab.sched.policies import create_policy
+from fluxlab.sched.readers import load_graph
+from fluxlab.sched.traverser import AT_ALLOC, AT_RESERVE, JobMeta
+from fluxlab.sched.writers import create_writer
+
+__all__ = ["ResourceQuery", "MatchResult", "JobInfo", "SUBSYSTEM_SETS"]
+
+SUBSYSTEM_SETS = {
+    "CA": ["containment"],
+    "IBA": ["ibnet"],
+    "IBBA": ["ibnetbw"],
+    "PA": ["power"],
+    "PFS1BA": ["pfs1bw"],
+    "C+IBA": ["containment", "ibnet"],
+    "C+IBBA": ["containment", "ibnetbw"],
+    "C+PA": ["containment", "power"],
+    "C+PFS1BA": ["containment", "pfs1bw"],
+    "IB+IBBA": ["ibnet", "ibnetbw"],
+    "C+P+IBA": ["containment", "power", "ibnet"],
+    "V+PFS1BA": ["virtual1", "pfs1bw"],
+    "VA": ["virtual1"],
+    "ALL": ["containment", "ibnet", "ibnetbw", "pfs1bw", "power"],
+}
+
+
+@dataclass
+class JobInfo:
+    """A job the session matched: state ``ALLOCATED``/``RESERVED``/``CANCELED``."""
+
+    jobid: int
+    state: str
+    scheduled_at: int
+    jobspec_fn: str = ""
+    overhead: float = 0.0
+
+
+@dataclass
+class MatchResult:
+    """Outcome of one match: written resources and the INFO fields."""
+
+    jobid: int
+    matched: bool
+    satisfiable: bool
+    at: int
+    text: str
+    error: str = ""
+    overhead: float = 0.0
+    reserved: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class ResourceQuery:
+    """A matcher session over one resource graph.
+
+    Parameters
+    ----------
+    graph_text : str
+        Contents of the graph file.
+    load_format : str
+        ``grug``, ``jgf``, ``rv1exec`` (or ``rv1exec_force``).
+    subsystems : str
+        Matcher subsystem set name (``CA``, ``C+PA``, ...).
+    policy : str
+        Match policy name or custom policy string.
+    match_format : str
+        Writer format for match results.
+    prune_filters : str
+        ``HL:LL`` pairs; the default is Fluxion's ``ALL:core,ALL:node``.
+    """
+
+    def __init__(
+        self,
+        graph_text: str | ResourceGraph,
+        *,
+        load_format: str = "grug",
+        load_allowlist: str = "",
+        subsystems: str = "CA",
+        policy: str = "first",
+        match_format: str = "simple",
+        prune_filters: str = "ALL:core,ALL:node",
+    ):
+        if isinstance(graph_text, ResourceGraph):
+            self.graph = graph_text
+        else:
+            self.graph = load_graph(graph_text, load_format, load_allowlist)
+        self.load_format = load_format
+        self.policy = create_policy(policy)
+        self.policy.type_order = self.graph.types
+        subs = SUBSYSTEM_SETS.get(subsystems) or SUBSYSTEM_SETS.get(subsystems.upper())
+        if subs is None:
+            raise MatchError(f"unknown matcher subsystem set {subsystems!r}")
+        for s in subs:
+            self.policy.add_subsystem(s)
+        if prune_filters:
+            self.policy.set_pruning_types_w_spec(self.policy.dom, prune_filters)
+        self.traverser = Traverser(self.graph, self.policy)
+        for s in self.policy.subsystems:
+            if s not in self.graph.roots:
+                raise GraphError(f"graph has no root for matcher subsystem {s!r}")
+        self.traverser.initialize()
+        self.match_format = match_format
+        self.writers = create_writer(match_format)
+        self.jobs: dict[int, JobInfo] = {}
+        self.allocations: set[int] = set()
+        self.reservations: set[int] = set()
+        self.jobid_counter = 1
+        self.perf_min = float("inf")
+        self.perf_max = 0.0
+        self.perf_accum = 0.0
+        self.known_types = self.graph.types.names()
+
+    # -- matching -------------------------------------------------------------
+    def parse(self, jobspec) -> Jobspec:
+        if isinstance(jobspec, Jobspec):
+            return jobspec
+        return parse_jobspec(jobspec, self.known_types)
+
+    def match(self, op: str, jobspec, jobspec_fn: str = "") -> MatchResult:
+        """Match a jobspec with op ``op``; the next job id is used."""
+        jobid = self.jobid_counter
+        t0 = time.perf_counter()
+        try:
+            js = self.parse(jobspec)
+        except JobspecError as exc:
+            return MatchResult(
+                jobid,
+                False,
+                True,
+                0,
+                "",
+                f"match_allocate: ERROR: Jobspec error for {jobid}: {exc}\n",
+            )
+        trav = self.traverser
+        rc, at = trav.run(js, self.writers, op, jobid, 0)
+        if trav.err:
+            err = f"match_allocate: ERROR: {trav.err}\n"
+            trav.err = ""
+            self.writers.emit()
+            sat = trav.errno not in ("ENODEV", "ENOENT")
+            return MatchResult(jobid, False, sat, 0, "", err, time.perf_counter() - t0)
+        err = ""
+        text = self.writers.emit()
+        ov = time.perf_counter() - t0
+        matched = rc == 0 and op != "satisfiability"
+        sat = trav.errno not in ("ENODEV", "ENOENT") if rc != 0 else True
+        reserved = False
+        if matched and not op.startswith("without_allocating"):
+            reserved = at != 0
+            state = "RESERVED" if reserved else "ALLOCATED"
+            (self.reservations if reserved else self.allocations).add(jobid)
+            self.jobs[jobid] = JobInfo(jobid, state, at, jobspec_fn, ov)
+        if op != "satisfiability":
+            self.jobid_counter += 1
+        self._perf(ov)
+        return MatchResult(jobid, matched, sat, at, text, err, ov, reserved)
+
+    def _perf(self, ov: float) -> None:
+        self.perf_min = min(self.perf_min, ov)
+        self.perf_max = max(self.perf_max, ov)
+        self.perf_accum += ov
+
+    def cancel(self, jobid: int) -> None:
+        """Release a job's allocation or reservation.
+
+        Raises
+        ------
+        MatchError
+            When the job is unknown to the session.
+        """
+        if jobid in self.allocations:
+            self.traverser.remove_job(jobid)
+            self.allocations.discard(jobid)
+        elif jobid in self.reservations:
+            self.traverser.remove_job(jobid)
+            self.reservations.discard(jobid)
+        else:
+            raise MatchError(f"nonexistent job {jobid}")
+        if jobid in self.jobs:
+            self.jobs[jobid].state = "CANCELED"
+
+    # -- updates from R ------------------------------------------------------------
+    def update(
+        self, subcmd: str, reader: str, text: str, jobid: int, at: int, duration: int
+    ) -> MatchResult:
+        """Mark resources described by ``text`` as allocated/reserved for ``jobid``."""
+        from fluxlab.sched.readers.apply import apply_update
+
+        t0 = time.perf_counter()
+        meta = JobMeta(jobid, at, duration, AT_RESERVE if subcmd == "reserve" else AT_ALLOC)
+        trav = self.traverser
+        trav.err = ""
+        try:
+            rc = trav.update_from_reader(
+                self.writers, meta, lambda token: apply_update(trav, reader, text, meta, token)
+            )
+        except SchedError as exc:
+            trav.err += f"{exc}\n"
+            rc = -1
+        text_out = self.writers.emit()
+        err = ""
+        if rc != 0:
+            err = "ERROR: traverser run () returned error \n"
+            if trav.err:
+                err += "ERROR: " + trav.err
+        trav.err = ""
+        ov = time.perf_counter() - t0
+        self._perf(ov)
+        self.jobid_counter = jobid
+        matched = rc == 0
+        if matched:
+            st = "ALLOCATED" if at == 0 else "RESERVED"
+            (self.allocations if at == 0 else self.reservations).add(jobid)
+            self.jobs[jobid] = JobInfo(jobid, st, at, "", ov)
+        res = MatchResult(jobid, matched, True, at, text_out, err, ov, at != 0)
+        self.jobid_counter += 1
+        return res
+
+    def partial_cancel(self, jobid: int, reader: str, text: str) -> bool:
+        """Release part of an allocation; return True when the job is gone."""
+        from fluxlab.sched.readers.apply import partial_cancel
+
+        if jobid not in self.allocations:
+            raise MatchError(f"nonexistent job {jobid}")
+        full = partial_cancel(self.traverser, reader, text, jobid)
+        if full:
+            self.allocations.discard(jobid)
+            if jobid in self.jobs:
+                self.jobs[jobid].state = "CANCELED"
+        return full
+
+    # -- graph changes -------------------------------------------------------------------
+    def attach(self, text: str) -> None:
+        """Grow the graph by a JGF subgraph and re-prime the pruning filters."""
+        from fluxlab.sched.readers.jgf import load_jgf
+
+        added = load_jgf(self.graph, text)
+        g = self.graph
+        g.adjust_nodes_up(sum(g.size[v] for v in added if g.vtype[v] == "node" and not g.status[v]))
+        self.known_types = self.graph.types.names()
+        self.traverser.initialize()
+
+    def remove(self, target: str, is_path: bool) -> None:
+        """Shrink: remove the subgraph at a path, or the vertices of ranks."""
+        trav = self.traverser
+        if is_path:
+            if trav.remove_subgraph_path(target) != 0:
+                raise GraphError(trav.err or f"can't remove subgraph {target}")
+        else:
+            try:
+                ranks = list(IDset(target))
+            except IdsetError as exc:
+                raise GraphError(f"failed to decode ranks: {exc}") from None
+            if trav.remove_ranks(ranks) != 0:
+                raise GraphError(trav.err or "can't partial cancel subgraph")
+            if trav.remove_subgraph_ranks(ranks) != 0:
+                raise GraphError(trav.err or "can't remove subgraph")
+        trav.err = ""
+        trav.initialize()
+
+    def find(self, criteria: str):
+        """Run ``find``; return the writer's JSON value (or text), or raise."""
+        trav = self.traverser
+        trav.err = ""
+        if _find(trav, self.writers, criteria) < 0:
+            msg = trav.err
+            trav.err = ""
+            raise MatchError(msg or f"find: invalid criteria: {criteria}.")
+        trav.err = ""
+        return self.writers.emit_json()
+
+    def set_status(self, path: str, status: str) -> None:
+        self.traverser.mark(path, STATUS_NAMES[status])
+
+    def vertices_at(self, path: str) -> list[int]:
+        return self.graph.by_path.get(path, [])
+
+    @property
+    def root(self) -> int:
+        return self.graph.roots[CONTAINMENT]
+
+
+_ = (AT_ALLOC,)
