@@ -17,8 +17,7 @@ import pytest
 from fluxlab.sched.query.tool import main
 
 # Cases we know we do not reproduce, with the reason.  Empty when all pass.
-_SHRINK = "shrink with jobs: aggregate-filter counts after a rank/path removal differ (in progress)"
-XFAIL: dict[str, str] = {f"t3035-{i}": _SHRINK for i in range(7, 12)}
+XFAIL: dict[str, str] = {}
 
 
 def _cases():

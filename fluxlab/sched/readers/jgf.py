@@ -6,7 +6,9 @@ uniq_id?, rank?, status?, exclusive?, unit?, size?, paths, properties?}}],
 
 Missing fields take Fluxion's defaults: ``uniq_id`` from the node's ``id``,
 ``id`` from ``uniq_id`` (or a node name's numeric suffix), ``basename`` from
-``type`` and ``name`` from ``basename + id``.  A node whose paths already
+``type`` and ``name`` from ``basename + id``.  As in Fluxion, a node's
+``unit`` is parsed but not kept (JGF-loaded vertices have no unit), so
+output written from such a graph matches Fluxion's.  A node whose paths already
 exist in the graph (same rank) is reused, which is how ``attach`` grows a
 graph by a subgraph that repeats the path from the root.
 """
@@ -208,7 +210,7 @@ def load_jgf(g: ResourceGraph, text: str) -> list[int]:
                     f.id,
                     rank=f.rank,
                     size=f.size,
-                    unit=f.unit,
+                    unit="",
                     uniq_id=f.uniq_id,
                     properties=f.properties,
                     status=f.status,
