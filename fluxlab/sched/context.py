@@ -68,6 +68,7 @@ class MatchResult:
     overhead: float = 0.0
     reserved: bool = False
     extra: dict = field(default_factory=dict)
+    R: object = None
 
 
 class ResourceQuery:
@@ -136,9 +137,41 @@ class ResourceQuery:
             return jobspec
         return parse_jobspec(jobspec, self.known_types)
 
-    def match(self, op: str, jobspec, jobspec_fn: str = "") -> MatchResult:
-        """Match a jobspec with op ``op``; the next job id is used."""
-        jobid = self.jobid_counter
+    def match(
+        self,
+        op: str,
+        jobspec,
+        jobspec_fn: str = "",
+        *,
+        jobid: int | None = None,
+        at: int = 0,
+        fmt: str | None = None,
+    ) -> MatchResult:
+        """Match a jobspec with op ``op`` (see :data:`fluxlab.sched.dfu.MATCH_OPS`).
+
+        Parameters
+        ----------
+        jobspec : str | dict | Jobspec
+            The request; text and dicts are parsed with Fluxion's rules.
+        jobid : int, optional
+            Job id to record; by default the session's next job id is used
+            (and the counter advances as in resource-query).
+        at : int
+            "Now": the earliest start time considered.
+        fmt : str, optional
+            Write the result in this format (``rv1``, ``jgf``...) into
+            :attr:`MatchResult.R` as a JSON value instead of the session's
+            text writer.
+
+        Returns
+        -------
+        MatchResult
+            ``matched`` with ``at`` (``at > now`` means reserved), or not
+            matched with ``satisfiable`` telling "busy now" from "never".
+        """
+        counter = jobid is None
+        if counter:
+            jobid = self.jobid_counter
         t0 = time.perf_counter()
         try:
             js = self.parse(jobspec)
@@ -147,33 +180,40 @@ class ResourceQuery:
                 jobid,
                 False,
                 True,
-                0,
+                at,
                 "",
                 f"match_allocate: ERROR: Jobspec error for {jobid}: {exc}\n",
             )
         trav = self.traverser
-        rc, at = trav.run(js, self.writers, op, jobid, 0)
+        writers = create_writer(fmt) if fmt else self.writers
+        rc, start = trav.run(js, writers, op, jobid, at)
         if trav.err:
             err = f"match_allocate: ERROR: {trav.err}\n"
             trav.err = ""
-            self.writers.emit()
+            writers.emit()
             sat = trav.errno not in ("ENODEV", "ENOENT")
-            return MatchResult(jobid, False, sat, 0, "", err, time.perf_counter() - t0)
-        err = ""
-        text = self.writers.emit()
+            return MatchResult(jobid, False, sat, at, "", err, time.perf_counter() - t0)
+        if fmt:
+            text = ""
+            R = writers.emit_json()
+        else:
+            text = writers.emit()
+            R = None
         ov = time.perf_counter() - t0
         matched = rc == 0 and op != "satisfiability"
         sat = trav.errno not in ("ENODEV", "ENOENT") if rc != 0 else True
         reserved = False
         if matched and not op.startswith("without_allocating"):
-            reserved = at != 0
+            reserved = start != at
             state = "RESERVED" if reserved else "ALLOCATED"
             (self.reservations if reserved else self.allocations).add(jobid)
-            self.jobs[jobid] = JobInfo(jobid, state, at, jobspec_fn, ov)
-        if op != "satisfiability":
+            self.jobs[jobid] = JobInfo(jobid, state, start, jobspec_fn, ov)
+        if counter and op != "satisfiability":
             self.jobid_counter += 1
         self._perf(ov)
-        return MatchResult(jobid, matched, sat, at, text, err, ov, reserved)
+        res = MatchResult(jobid, matched, sat, start if matched else at, text, "", ov, reserved)
+        res.R = R
+        return res
 
     def _perf(self, ov: float) -> None:
         self.perf_min = min(self.perf_min, ov)
@@ -290,7 +330,75 @@ class ResourceQuery:
         return self.writers.emit_json()
 
     def set_status(self, path: str, status: str) -> None:
-        self.traverser.mark(path, STATUS_NAMES[status])
+        """Mark the vertex at ``path`` ``up`` or ``down`` (its subtree follows)."""
+        if status not in STATUS_NAMES:
+            raise MatchError(f"unrecognized status {status!r}")
+        if self.traverser.mark(path, STATUS_NAMES[status]) != 0:
+            raise GraphError(f"could not find path {path} in resource graph")
+
+    def get_status(self, path: str) -> str:
+        vs = self.graph.find_path(path)
+        if not vs:
+            raise GraphError(f"could not find path {path} in resource graph")
+        return "down" if self.graph.status[vs[0]] else "up"
+
+    def _targets(self, target) -> list[int]:
+        g = self.graph
+        if isinstance(target, str) and target.startswith("/"):
+            vs = g.find_path(target)
+            if not vs:
+                raise GraphError(f"could not find path {target} in resource graph")
+            return vs
+        try:
+            ranks = list(IDset(target)) if isinstance(target, str) else list(target)
+        except IdsetError as exc:
+            raise GraphError(f"bad rank idset {target!r}: {exc}") from None
+        out = []
+        for r in ranks:
+            vs = [v for v in g.by_rank.get(r, ()) if g.alive[v]]
+            if not vs:
+                raise GraphError(f"rank {r} is not in the resource graph")
+            out.append(self.traverser._subgraph_root(vs))
+        return out
+
+    def drain(self, target, reason: str = "") -> None:
+        """Exclude a path or rank idset from scheduling, keeping ``reason``."""
+        g = self.graph
+        for v in self._targets(target):
+            if v not in g.drained:
+                n = sum(g.size[u] for u in g.subtree(v) if g.vtype[u] == "node")
+                if not g.status[v]:
+                    g.adjust_nodes_up(-n)
+            g.drained[v] = reason
+
+    def undrain(self, target) -> None:
+        """Return drained resources to service."""
+        g = self.graph
+        for v in self._targets(target):
+            if g.drained.pop(v, None) is not None and not g.status[v]:
+                g.adjust_nodes_up(sum(g.size[u] for u in g.subtree(v) if g.vtype[u] == "node"))
+
+    def drained(self) -> dict[str, str]:
+        """Drained vertex paths and their reasons."""
+        g = self.graph
+        return {g.paths[v].get(CONTAINMENT, g.name[v]): r for v, r in g.drained.items()}
+
+    def set_property(self, path: str, key: str, value: str = "") -> None:
+        vs = self.graph.find_path(path)
+        if not vs:
+            raise GraphError(f"could not find path {path} in resource graph")
+        if not key or any(c in key for c in "!&'\"^`|()"):
+            raise MatchError(f"invalid property name {key!r}")
+        for v in vs:
+            if self.graph.props[v] is None:
+                self.graph.props[v] = {}
+            self.graph.props[v][key] = value
+
+    def get_properties(self, path: str) -> dict[str, str]:
+        vs = self.graph.find_path(path)
+        if not vs:
+            raise GraphError(f"could not find path {path} in resource graph")
+        return dict(self.graph.props[vs[0]] or {})
 
     def vertices_at(self, path: str) -> list[int]:
         return self.graph.by_path.get(path, [])

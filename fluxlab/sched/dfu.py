@@ -89,7 +89,7 @@ class Traverser(DFUUpdater):
                 g.name[v], g.rank[v], g.props[v]
             ):
                 continue
-            if not sat and g.status[v] != 0:
+            if not sat and (g.status[v] != 0 or v in g.drained):
                 continue
             if g.avail(v, t, meta.duration) == 1:
                 found += 1

@@ -131,6 +131,7 @@ class ResourceGraph:
         self.graph_start = 0
         self.graph_end = 3153600000
         self.nodes_up_count: int | None = None
+        self.drained: dict[int, str] = {}
 
     # -- construction ------------------------------------------------------
     def __len__(self) -> int:

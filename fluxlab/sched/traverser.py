@@ -209,7 +209,9 @@ class DFUMatcher:
     def prune(self, meta, exclusive, s, u, resources) -> bool:
         """True when ``u`` must be skipped."""
         g = self.g
-        if meta.alloc_type != AT_SATISFIABILITY and g.status[u] == DOWN:
+        if meta.alloc_type != AT_SATISFIABILITY and (
+            g.status[u] == DOWN or (g.drained and u in g.drained)
+        ):
             return True
         t = g.vtype[u]
         if (
