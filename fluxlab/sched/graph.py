@@ -121,9 +121,9 @@ class ResourceGraph:
         # metadata
         self.roots: dict[str, int] = {}
         self.v_rt: dict[str, list[int]] = {}  # subsystem -> [needs, excl, seq]
-        self.by_path: dict[str, list[int]] = {}
+        self._by_path: dict[str, list[int]] | None = {}
         self.by_type: dict[str, list[int]] = {}
-        self.by_name: dict[str, list[int]] = {}
+        self._by_name: dict[str, list[int]] | None = {}
         self.by_rank: dict[int, list[int]] = {}
         self.by_uniq: dict[int, int] = {}
         self.by_jobid: dict[int, set[int]] = {}
@@ -198,16 +198,51 @@ class ResourceGraph:
         return v
 
     def index_vertex(self, v: int) -> None:
-        for p in self.paths[v].values():
-            self.by_path.setdefault(p, []).append(v)
+        if self._by_path is not None:
+            for p in self.paths[v].values():
+                self._by_path.setdefault(p, []).append(v)
         self.by_type.setdefault(self.vtype[v], []).append(v)
-        self.by_name.setdefault(self.name[v], []).append(v)
+        if self._by_name is not None:
+            self._by_name.setdefault(self.name[v], []).append(v)
         self.by_rank.setdefault(self.rank[v], []).append(v)
+
+    @property
+    def by_path(self) -> dict[str, list[int]]:
+        """Path -> vertices (built on first use after a bulk load)."""
+        if self._by_path is None:
+            idx: dict[str, list[int]] = {}
+            for v, paths in enumerate(self.paths):
+                if self.alive[v]:
+                    for p in paths.values():
+                        lst = idx.get(p)
+                        if lst is None:
+                            idx[p] = [v]
+                        else:
+                            lst.append(v)
+            self._by_path = idx
+        return self._by_path
+
+    @property
+    def by_name(self) -> dict[str, list[int]]:
+        """Name -> vertices (built on first use after a bulk load)."""
+        if self._by_name is None:
+            idx: dict[str, list[int]] = {}
+            for v, name in enumerate(self.name):
+                if self.alive[v]:
+                    idx.setdefault(name, []).append(v)
+            self._by_name = idx
+        return self._by_name
+
+    def drop_lazy_indexes(self) -> None:
+        """Forget ``by_path``/``by_name``; they are rebuilt on next use."""
+        self._by_path = None
+        self._by_name = None
 
     def set_path(self, v: int, subsystem: str, path: str) -> None:
         """Give ``v`` a path in ``subsystem`` (and index it)."""
         self.paths[v][subsystem] = path
-        self.by_path.setdefault(path, []).append(v)
+        if self._by_path is not None:
+            self._by_path.setdefault(path, []).append(v)
 
     def add_edge(self, src: int, tgt: int, subsystem: str = CONTAINMENT) -> int:
         """Add ``src -> tgt`` in ``subsystem``; return the edge index."""

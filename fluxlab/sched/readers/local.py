@@ -105,35 +105,50 @@ def fake_nodes(
 
 
 def _bulk_children(g, holders, rtype, n, size, unit, per_node) -> None:
-    """Append ``n`` children of ``rtype`` under every holder, columns at once."""
+    """Append ``n`` children of ``rtype`` under every holder, columns at once.
+
+    Holder ``j`` is the ``j % per_node``-th holder of its node; ids are local
+    to the node (GRUG ``id_scope=1``), so names repeat from node to node and
+    the per-name index can be built with ranges.
+    """
     start = len(g.vtype)
-    names, vids, ranks, paths, parents = [], [], [], [], []
-    for j, (h, hp, rank) in enumerate(holders):
-        base = (j % per_node) * n
-        for k in range(n):
-            vid = base + k
-            name = f"{rtype}{vid}"
-            names.append(name)
-            vids.append(vid)
-            ranks.append(rank)
-            paths.append({CONTAINMENT: f"{hp}/{name}"})
-            parents.append(h)
-    total = len(names)
+    nh = len(holders)
+    total = nh * n
+    if not total:
+        return
     idx = range(start, start + total)
-    g.vtype.extend([rtype] * total)
-    g.basename.extend([rtype] * total)
-    g.name.extend(names)
-    g.vid.extend(vids)
-    g.rank.extend(ranks)
-    g.size.extend([size] * total)
-    g.unit.extend([unit] * total)
-    g.uniq_id.extend(idx)
-    g.props.extend([None] * total)
-    g.status.extend([0] * total)
-    g.paths.extend(paths)
-    g.alive.extend([True] * total)
-    g.out.extend([] for _ in range(total))
-    g.inn.extend([] for _ in range(total))
+    per_slot_names = [
+        [f"{rtype}{(j % per_node) * n + k}" for k in range(n)] for j in range(per_node)
+    ]
+    suffixes = [["/" + name for name in names] for names in per_slot_names]
+    names = []
+    vids = []
+    ranks = []
+    paths_str = []
+    for j, (_h, hp, rank) in enumerate(holders):
+        slot = j % per_node
+        names += per_slot_names[slot]
+        base = slot * n
+        vids += range(base, base + n)
+        ranks += [rank] * n
+        paths_str += [hp + sfx for sfx in suffixes[slot]]
+    parents = [h for h, _hp, _r in holders for _ in range(n)]
+    g.vtype += [rtype] * total
+    g.basename += [rtype] * total
+    g.name += names
+    g.vid += vids
+    g.rank += ranks
+    g.size += [size] * total
+    g.unit += [unit] * total
+    g.uniq_id += idx
+    g.props += [None] * total
+    g.status += [0] * total
+    g.paths += [{CONTAINMENT: p} for p in paths_str]
+    g.alive += [True] * total
+    g.out += [[] for _ in idx]
+    e0 = len(g.esrc)
+    g.inn += [[e] for e in range(e0, e0 + total)]
+    nones = [None] * total
     for col in (
         g.plans,
         g.xchk,
@@ -145,39 +160,28 @@ def _bulk_children(g, holders, rtype, n, size, unit, per_node) -> None:
         g.subplans,
         g.ephemeral,
     ):
-        col.extend([None] * total)
-    g.by_uniq.update(zip(idx, idx, strict=False))
-    by_path = g.by_path
-    for v, p in zip(idx, paths, strict=False):
-        by_path[p[CONTAINMENT]] = [v]
+        col += nones
+    g.by_uniq.update(zip(idx, idx, strict=True))
+    g.drop_lazy_indexes()
     g.by_type.setdefault(rtype, []).extend(idx)
-    by_name = g.by_name
-    for v, name in zip(idx, names, strict=False):
-        lst = by_name.get(name)
-        if lst is None:
-            by_name[name] = [v]
-        else:
-            lst.append(v)
     by_rank = g.by_rank
-    for v, r in zip(idx, ranks, strict=False):
-        lst = by_rank.get(r)
-        if lst is None:
-            by_rank[r] = [v]
-        else:
-            lst.append(v)
-    e0 = len(g.esrc)
-    g.esrc.extend(parents)
-    g.etgt.extend(idx)
-    g.esub.extend([CONTAINMENT] * total)
-    g.e_needs.extend([0] * total)
-    g.e_excl.extend([0] * total)
-    g.e_seq.extend([0] * total)
-    g.e_weight.extend([2**64 - 1] * total)
-    g.e_alive.extend([True] * total)
-    out, inn = g.out, g.inn
-    for e, (p, v) in enumerate(zip(parents, idx, strict=False), e0):
-        out[p].append(e)
-        inn[v].append(e)
+    pos = start
+    for _h, _hp, rank in holders:
+        by_rank.setdefault(rank, []).extend(range(pos, pos + n))
+        pos += n
+    g.esrc += parents
+    g.etgt += idx
+    g.esub += [CONTAINMENT] * total
+    g.e_needs += [0] * total
+    g.e_excl += [0] * total
+    g.e_seq += [0] * total
+    g.e_weight += [2**64 - 1] * total
+    g.e_alive += [True] * total
+    out = g.out
+    e = e0
+    for h, _hp, _r in holders:
+        out[h] += range(e, e + n)
+        e += n
 
 
 def detect_local() -> dict:
