@@ -284,6 +284,7 @@ class ResourceQuery:
             raise MatchError(f"nonexistent job {jobid}")
         full = partial_cancel(self.traverser, reader, text, jobid)
         if full:
+            self.traverser.forget_job(jobid)
             self.allocations.discard(jobid)
             if jobid in self.jobs:
                 self.jobs[jobid].state = "CANCELED"

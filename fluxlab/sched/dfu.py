@@ -202,6 +202,9 @@ class Traverser(DFUUpdater):
         vertex-planner spans; this then updates tags, filters and writes.
         """
         self.tick()
+        self.marked_seq = -1  # the reader marks edges itself: walk them all
+        if self.observer is not None:
+            self.observer.invalidate()
         rc = apply(self.seq)
         if rc != 0:
             return rc

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from fluxlab.sched.errors import GraphError
+from fluxlab.sched.errors import GraphError, PlannerError
 from fluxlab.sched.planner import INT64_MAX, Planner, PlannerMulti
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "UINT64_MAX",
     "X_CHECKER_NJOBS",
     "TypeOrder",
+    "XChecker",
     "ResourceGraph",
 ]
 
@@ -52,6 +53,49 @@ X_CHECKER_NJOBS = 0x40000000
 # insertion, which decides the order of pruning-filter types (and with it
 # which aggregate the "first" policy sorts children by).
 _PREINTERNED = ("", "cluster", "core", "socket", "gpu", "node", "rack", "slot", "ssd", "*")
+
+
+class XChecker:
+    """Which jobs hold a vertex (or something below it) and when.
+
+    Fluxion keeps a planner of ``X_CHECKER_NJOBS`` units per vertex and asks
+    whether any unit is taken during a window; a set of ``[start, end)``
+    intervals answers the same question without a step function.
+    """
+
+    __slots__ = ("_spans", "_next")
+
+    def __init__(self) -> None:
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._next = 0
+
+    def add_span(self, start: int, duration: int, count: int = 1) -> int:
+        if duration < 1 or start < 0:
+            raise PlannerError(
+                f"exclusivity checker: invalid window at={start} duration={duration}"
+            )
+        sid = self._next
+        self._next += 1
+        self._spans[sid] = (start, start + duration)
+        return sid
+
+    def rem_span(self, span_id: int) -> None:
+        if self._spans.pop(span_id, None) is None:
+            raise PlannerError(f"exclusivity checker: unknown span {span_id}")
+
+    def busy(self, at: int, duration: int) -> bool:
+        """True when some span overlaps ``[at, at+duration)``."""
+        end = at + duration
+        for s, e in self._spans.values():
+            if s < end and e > at:
+                return True
+        return False
+
+    def reset(self) -> None:
+        self._spans.clear()
+
+    def __len__(self) -> int:
+        return len(self._spans)
 
 
 class TypeOrder:
@@ -101,7 +145,7 @@ class ResourceGraph:
         self.inn: list[list[int]] = []
         # scheduling columns (lazy)
         self.plans: list[Planner | None] = []
-        self.xchk: list[Planner | None] = []
+        self.xchk: list[XChecker | None] = []
         self.allocs: list[dict[int, int] | None] = []
         self.resvs: list[dict[int, int] | None] = []
         self.tags: list[dict[int, int] | None] = []
@@ -323,16 +367,16 @@ class ResourceGraph:
             p = self.plans[v] = Planner(self.size[v], self.vtype[v], 0, INT64_MAX)
         return p
 
-    def x_checker(self, v: int) -> Planner:
+    def x_checker(self, v: int) -> XChecker:
         p = self.xchk[v]
         if p is None:
-            p = self.xchk[v] = Planner(X_CHECKER_NJOBS, "jobs", 0, INT64_MAX)
+            p = self.xchk[v] = XChecker()
         return p
 
     def x_busy(self, v: int, at: int, duration: int) -> bool:
         """True when some job holds ``v`` (or a descendant) during the window."""
         p = self.xchk[v]
-        return p is not None and p.avail_during(at, duration) < X_CHECKER_NJOBS
+        return p is not None and p.busy(at, duration)
 
     def nodes_up(self) -> int:
         """Fluxion's ``nodes_up`` counter.

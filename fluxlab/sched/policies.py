@@ -122,6 +122,9 @@ class MatchPolicy:
     name = "base"
     descending = True
     stop_on_k = 0
+    #: Break score ties by discovery order (Python's stable sort) instead of
+    #: reproducing libstdc++'s introsort; the indexed fast path needs this.
+    stable = False
 
     def __init__(self, name: str = "") -> None:
         self.name = name or self.name
@@ -210,7 +213,7 @@ class MatchPolicy:
                 if count == 0:
                     score = MATCH_UNMET
                     break
-                dfu.choose_accum_best_k(s, c.type, count, descending)
+                dfu.choose_accum_best_k(s, c.type, count, descending, self.stable)
         return score
 
 
@@ -263,7 +266,7 @@ class MultilevelPolicy(MatchPolicy):
 
     def dom_finish_slot(self, dfu, s) -> None:
         for t in dfu.types(s):
-            dfu.choose_accum_all(s, t, self.descending)
+            dfu.choose_accum_all(s, t, self.descending, self.stable)
 
     def dom_finish_graph(self, resources, dfu, s) -> bool:
         score = MATCH_MET
@@ -272,7 +275,7 @@ class MultilevelPolicy(MatchPolicy):
             if count == 0:
                 score = MATCH_UNMET
                 break
-            dfu.choose_accum_best_k(s, res.type, count, self.descending)
+            dfu.choose_accum_best_k(s, res.type, count, self.descending, self.stable)
         dfu.overall_score = score
         self._scores = 0
         return score == MATCH_MET
@@ -303,7 +306,7 @@ class VariationPolicy(MatchPolicy):
 
     def dom_finish_slot(self, dfu, s) -> None:
         for t in dfu.types(s):
-            dfu.choose_accum_all(s, t, True)
+            dfu.choose_accum_all(s, t, True, self.stable)
 
     def dom_finish_graph(self, resources, dfu, s) -> bool:
         score = MATCH_MET
@@ -312,7 +315,7 @@ class VariationPolicy(MatchPolicy):
             if count == 0:
                 score = MATCH_UNMET
                 break
-            dfu.choose_accum_best_k(s, res.type, count, False)
+            dfu.choose_accum_best_k(s, res.type, count, False, self.stable)
         dfu.overall_score = score
         return score == MATCH_MET
 
@@ -353,7 +356,7 @@ class LocalityPolicy(MultilevelPolicy):
             orig = {id(g): g.score for g in ev.groups}
             for g in ev.groups:
                 g.score = runs[g.score]
-            dfu.choose_accum_best_k(s, res.type, count, True)
+            dfu.choose_accum_best_k(s, res.type, count, True, self.stable)
             for g in ev.groups:
                 g.score = orig[id(g)]
         dfu.overall_score = score

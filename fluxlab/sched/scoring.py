@@ -67,12 +67,20 @@ class Evals:
         self.total += o.total
         self.groups.extend(o.groups)
 
-    def choose_best_k(self, k: int, descending: bool) -> bool:
-        """Sort by score and mark the first groups that supply ``k`` units."""
+    def choose_best_k(self, k: int, descending: bool, stable: bool = False) -> bool:
+        """Sort by score and mark the first groups that supply ``k`` units.
+
+        ``stable`` keeps equally scored groups in the order they were found
+        instead of libstdc++'s introsort order.
+        """
         if k == 0 or k > self.qual:
             return False
         groups = self.groups
-        cxx_sort(groups, descending)
+        if stable:
+            if len(groups) > 1:
+                groups.sort(key=_score, reverse=descending)
+        else:
+            cxx_sort(groups, descending)
         i = 0
         left = k
         while left > 0:
@@ -149,13 +157,15 @@ class Scoring:
             for t, ev in tmap.items():
                 self.evals(s, t).merge(ev)
 
-    def choose_accum_best_k(self, s: str, t: str, k: int, descending: bool) -> None:
-        if self.evals(s, t).choose_best_k(k, descending):
+    def choose_accum_best_k(
+        self, s: str, t: str, k: int, descending: bool, stable: bool = False
+    ) -> None:
+        if self.evals(s, t).choose_best_k(k, descending, stable):
             self.hier_constrain_now = True
 
-    def choose_accum_all(self, s: str, t: str, descending: bool) -> None:
+    def choose_accum_all(self, s: str, t: str, descending: bool, stable: bool = False) -> None:
         ev = self.evals(s, t)
-        if ev.choose_best_k(ev.qual, descending):
+        if ev.choose_best_k(ev.qual, descending, stable):
             self.hier_constrain_now = True
 
 

@@ -92,6 +92,17 @@ class DFUMatcher:
         self.preorder = 0
         self.postorder = 0
         self.task_labels: list[str] = []
+        # edges marked by the current selection, by source vertex, so the
+        # update walk need not scan every out-edge of a wide vertex
+        self.marked: dict[int, list[int]] = {}
+        self.marked_seq = -1
+        # optional listener told about state changes (the indexed fast path)
+        self.observer = None
+        # time window of every job holding resources: jobid -> (at, end, reserved)
+        self._job_windows: dict[int, tuple[int, int, bool]] = {}
+        self._ends: list[tuple[int, int]] = []
+        self._starts: list[tuple[int, int]] = []
+        self._n_reserved = 0
 
     # -- colours ---------------------------------------------------------------
     def _visited(self, s: str) -> list[int]:
@@ -109,6 +120,8 @@ class DFUMatcher:
     def tick(self) -> None:
         self.seq += 1
         self.epoch += 1
+        self.marked = {}
+        self.marked_seq = self.seq
 
     # -- pruning filters -----------------------------------------------------------
     def _accum(self, s: str, t: str, n: int, acc: dict[str, int]) -> None:
@@ -117,6 +130,8 @@ class DFUMatcher:
 
     def initialize(self) -> None:
         """(Re)build the pruning filters of every subsystem root downward."""
+        if self.observer is not None:
+            self.observer.invalidate()
         self.reset_color()
         for s in self.policy.subsystems:
             root = self.g.roots.get(s)
@@ -474,6 +489,8 @@ class DFUMatcher:
         seq = self.seq
         dom = self.policy.dom
         needs_l, excl_l, seq_l = g.e_needs, g.e_excl, g.e_seq
+        marked = self.marked
+        esrc = g.esrc
         for t in dfu.types(s):
             ev = dfu.m[s][t]
             if not ev.best_k:
@@ -486,6 +503,12 @@ class DFUMatcher:
                     needs_l[e] = needs
                     excl_l[e] = x
                     seq_l[e] = seq
+                    src = esrc[e]
+                    lst = marked.get(src)
+                    if lst is None:
+                        marked[src] = [e]
+                    else:
+                        lst.append(e)
                     if unconstrained and s == dom:
                         pv = g.esrc[e]
                         while True:
@@ -499,6 +522,7 @@ class DFUMatcher:
                                 needs_l[pe] = g.size[tgt]
                                 excl_l[pe] = 0
                                 seq_l[pe] = seq
+                                marked.setdefault(pv, []).append(pe)
         return 0
 
     def select(self, resources, root: int, meta: JobMeta, excl: bool) -> int:

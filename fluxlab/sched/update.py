@@ -19,6 +19,8 @@ the pruning filters of their ancestors.
 
 from __future__ import annotations
 
+import heapq
+
 from fluxlab.sched.planner import PlannerError
 from fluxlab.sched.traverser import AT_ALLOC, AT_NO_ALLOC, AT_RESERVE, DFUMatcher
 
@@ -29,6 +31,61 @@ class DFUUpdater(DFUMatcher):
     """Select plus update, cancel and graph-change operations."""
 
     level = 0
+
+    # -- job windows ---------------------------------------------------------------
+    def _windows(self) -> dict[int, tuple[int, int, bool]]:
+        return self._job_windows
+
+    def _record_window(self, meta) -> None:
+        w = self._windows()
+        jobid = meta.jobid
+        if jobid in w:
+            self.forget_job(jobid)
+        end = meta.at + meta.duration
+        reserved = meta.alloc_type == AT_RESERVE
+        w[jobid] = (meta.at, end, reserved)
+        if reserved:
+            self._n_reserved += 1
+        heapq.heappush(self._ends, (end, jobid))
+        heapq.heappush(self._starts, (-meta.at, jobid))
+
+    def forget_job(self, jobid: int) -> None:
+        """Drop the time window of a job that no longer holds anything."""
+        w = self._windows()
+        ent = w.pop(jobid, None)
+        if ent is not None and ent[2]:
+            self._n_reserved -= 1
+
+    def time_free(self, now: int) -> bool:
+        """True when every recorded job is an allocation covering ``now``.
+
+        Then "free during ``[now, now+d)``" means "held by no job" for every
+        vertex, which is what the indexed fast path relies on.
+        """
+        w = self._windows()
+        if not w:
+            return True
+        if self._n_reserved:
+            return False
+        ends = self._ends
+        while ends:
+            end, jobid = ends[0]
+            ent = w.get(jobid)
+            if ent is None or ent[1] != end:
+                heapq.heappop(ends)
+                continue
+            if end <= now:
+                return False
+            break
+        starts = self._starts
+        while starts:
+            neg, jobid = starts[0]
+            ent = w.get(jobid)
+            if ent is None or ent[0] != -neg:
+                heapq.heappop(starts)
+                continue
+            return -neg <= now
+        return True
 
     def _prefix(self) -> str:
         return "      " + "---" * self.level
@@ -54,6 +111,8 @@ class DFUUpdater(DFUMatcher):
         shadow = self._modify_traversal(root, False)
         n = self._upd_dfv(root, writers, needs, x, meta, full, {}, shadow, False)
         if n > 0:
+            if meta.alloc_type != AT_NO_ALLOC:
+                self._record_window(meta)
             writers.emit_tm(meta.at, meta.at + meta.duration)
             if meta.queue:
                 writers.emit_attrs("queue", meta.queue)
@@ -74,25 +133,29 @@ class DFUUpdater(DFUMatcher):
         dfu: dict[str, int] = {}
         seq = self.seq
         esub, etgt, e_seq = g.esub, g.etgt, g.e_seq
-        for s in pol.subsystems:
-            for e in list(g.out[u]):
-                if esub[e] != s:
-                    continue
-                tgt = etgt[e]
-                if s == dom and vis[tgt] == epoch:
-                    continue
-                if e_seq[e] != seq and not mod:
-                    continue
-                x = bool(g.e_excl[e]) or mod
-                cneeds = g.size[tgt] if mod else g.e_needs[e]
-                if s != dom:
-                    continue
-                nsub = self._upd_dfv(tgt, writers, cneeds, x, meta, full, dfu, mod, excl)
-                if nsub > 0:
-                    if pol.stop_on_k > 0:
-                        self._upd_by_outedges(s, meta, u, e)
-                    writers.emit_edg(self._prefix(), g, e)
-                    n_plans += nsub
+        if mod or self.marked_seq != seq:
+            edges = list(g.out[u])
+        else:
+            # out-edge lists are in increasing edge order, so sorting the
+            # marked ones keeps the walk (and the output) in graph order
+            lst = self.marked.get(u)
+            edges = sorted(set(lst)) if lst else ()
+        for e in edges:
+            if esub[e] != dom:
+                continue
+            tgt = etgt[e]
+            if vis[tgt] == epoch:
+                continue
+            if e_seq[e] != seq and not mod:
+                continue
+            x = bool(g.e_excl[e]) or mod
+            cneeds = g.size[tgt] if mod else g.e_needs[e]
+            nsub = self._upd_dfv(tgt, writers, cneeds, x, meta, full, dfu, mod, excl)
+            if nsub > 0:
+                if pol.stop_on_k > 0:
+                    self._upd_by_outedges(dom, meta, u, e)
+                writers.emit_edg(self._prefix(), g, e)
+                n_plans += nsub
         return self._upd_sched(u, writers, dom, needs, excl, n_plans, meta, full, dfu, to_parent)
 
     def _upd_by_outedges(self, s, meta, u, e) -> None:
@@ -105,7 +168,12 @@ class DFUUpdater(DFUMatcher):
         avail = p.avail_at(meta.now, len(p) - 1)
         if avail == 0 and p.span_size() == 0:
             return
-        g.e_weight[e] = avail if avail > 0 else 0
+        old = g.e_weight[e]
+        new = avail if avail > 0 else 0
+        if new != old:
+            g.e_weight[e] = new
+            if self.observer is not None:
+                self.observer.weight_changed(e, old, new)
 
     def _upd_sched(self, u, writers, s, needs, excl, n, meta, full, dfu, to_parent):
         g = self.g
@@ -134,6 +202,8 @@ class DFUUpdater(DFUMatcher):
                         d[meta.jobid] = span
             if n > 0:
                 self._upd_meta(u, s, needs, excl, meta, dfu, to_parent)
+                if self.observer is not None:
+                    self.observer.touched(u)
         if n > 0:
             writers.emit_vtx(self._prefix(), g, u, needs, excl)
         self.level -= 1
@@ -174,6 +244,7 @@ class DFUUpdater(DFUMatcher):
         """Release every span of ``jobid``; removing an unknown job is a no-op."""
         self.preorder = 0
         self.postorder = 0
+        self.forget_job(jobid)
         vertices = self.g.by_jobid.get(jobid)
         if not vertices:
             return 0
@@ -201,6 +272,8 @@ class DFUUpdater(DFUMatcher):
         self._mod_plan(v, jobid, mode, mod)
         if mode != "PARTIAL":
             g.remove_job_vertex(jobid, v)
+        if self.observer is not None:
+            self.observer.touched(v)
         return 0
 
     def _mod_agfilter(self, v, jobid, s, mode, mod) -> None:
@@ -292,6 +365,8 @@ class DFUUpdater(DFUMatcher):
                 store[v] = None
         if g.xchk[v] is not None:
             g.xchk[v].reset()
+        if self.observer is not None:
+            self.observer.invalidate()
 
     def remove_ranks(self, ranks) -> int:
         """Clear all job state held by ``ranks`` and lower their ancestors' filters."""
@@ -363,6 +438,8 @@ class DFUUpdater(DFUMatcher):
                 changed.update(g.subtree(v, self.policy.dom))
         n = sum(g.size[v] for v in changed if g.vtype[v] == "node")
         g.adjust_nodes_up(n if status == 0 else -n)
+        if changed and self.observer is not None:
+            self.observer.status_changed(changed)
         return 0
 
     def mark_ranks(self, ranks, status: int) -> int:
@@ -375,6 +452,8 @@ class DFUUpdater(DFUMatcher):
                 if g.status[root] != status:
                     g.status[root] = status
                     total += 1
+                    if self.observer is not None:
+                        self.observer.status_changed(g.subtree(root, self.policy.dom))
         g.adjust_nodes_up(total if status == 0 else -total)
         return 0
 
