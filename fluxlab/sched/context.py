@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fluxlab.resource.idset import IDset, IdsetError
 from fluxlab.sched.dfu import Traverser
 from fluxlab.sched.errors import GraphError, JobspecError, MatchError, SchedError
+from fluxlab.sched.fast import FastIndex
 from fluxlab.sched.find import find as _find
 from fluxlab.sched.graph import CONTAINMENT, STATUS_NAMES, ResourceGraph
 from fluxlab.sched.jobspec import Jobspec, parse_jobspec
@@ -24,7 +25,9 @@ from fluxlab.sched.readers import load_graph
 from fluxlab.sched.traverser import AT_ALLOC, AT_RESERVE, JobMeta
 from fluxlab.sched.writers import create_writer
 
-__all__ = ["ResourceQuery", "MatchResult", "JobInfo", "SUBSYSTEM_SETS"]
+__all__ = ["ResourceQuery", "MatchResult", "JobInfo", "SUBSYSTEM_SETS", "ENGINES"]
+
+ENGINES = ("fast", "exact", "stable")
 
 SUBSYSTEM_SETS = {
     "CA": ["containment"],
@@ -88,6 +91,13 @@ class ResourceQuery:
         Writer format for match results.
     prune_filters : str
         ``HL:LL`` pairs; the default is Fluxion's ``ALL:core,ALL:node``.
+    engine : str
+        ``fast`` (default): the indexed fast path (:mod:`fluxlab.sched.fast`)
+        serves the common "match now" requests and equal scores are ranked
+        by discovery order; ``exact``: the DFU traverser alone, with ties
+        ordered as Fluxion's ``std::sort`` orders them (what the
+        ``resource-query`` tool uses); ``stable``: the traverser alone with
+        ``fast``'s tie order (the reference the fast path is tested against).
     """
 
     def __init__(
@@ -100,7 +110,10 @@ class ResourceQuery:
         policy: str = "first",
         match_format: str = "simple",
         prune_filters: str = "ALL:core,ALL:node",
+        engine: str = "fast",
     ):
+        if engine not in ENGINES:
+            raise MatchError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
         if isinstance(graph_text, ResourceGraph):
             self.graph = graph_text
         else:
@@ -115,7 +128,11 @@ class ResourceQuery:
             self.policy.add_subsystem(s)
         if prune_filters:
             self.policy.set_pruning_types_w_spec(self.policy.dom, prune_filters)
+        self.engine = engine
+        self.policy.stable = engine != "exact"
         self.traverser = Traverser(self.graph, self.policy)
+        if engine == "fast":
+            self.traverser.fast = FastIndex(self.traverser)
         for s in self.policy.subsystems:
             if s not in self.graph.roots:
                 raise GraphError(f"graph has no root for matcher subsystem {s!r}")
@@ -371,6 +388,7 @@ class ResourceQuery:
                 if not g.status[v]:
                     g.adjust_nodes_up(-n)
             g.drained[v] = reason
+            self._changed(v)
 
     def undrain(self, target) -> None:
         """Return drained resources to service."""
@@ -378,6 +396,12 @@ class ResourceQuery:
         for v in self._targets(target):
             if g.drained.pop(v, None) is not None and not g.status[v]:
                 g.adjust_nodes_up(sum(g.size[u] for u in g.subtree(v) if g.vtype[u] == "node"))
+            self._changed(v)
+
+    def _changed(self, v: int) -> None:
+        obs = self.traverser.observer
+        if obs is not None:
+            obs.status_changed(self.graph.subtree(v))
 
     def drained(self) -> dict[str, str]:
         """Drained vertex paths and their reasons."""
@@ -394,6 +418,7 @@ class ResourceQuery:
             if self.graph.props[v] is None:
                 self.graph.props[v] = {}
             self.graph.props[v][key] = value
+            self._changed(v)
 
     def get_properties(self, path: str) -> dict[str, str]:
         vs = self.graph.find_path(path)

@@ -47,7 +47,13 @@ MATCH_OPS = (
 
 
 class Traverser(DFUUpdater):
-    """The traverser: select, update and the match operations."""
+    """The traverser: select, update and the match operations.
+
+    ``fast`` may hold a :class:`~fluxlab.sched.fast.FastIndex`, which then
+    answers the "match now" step of the operations it supports.
+    """
+
+    fast = None
 
     def build_meta(self, js: Jobspec, jobid: int, at: int) -> JobMeta | None:
         g = self.g
@@ -104,6 +110,14 @@ class Traverser(DFUUpdater):
                 return False
         return True
 
+    def _select_now(self, js, meta, x, root) -> int:
+        fast = self.fast
+        if fast is not None:
+            r = fast.select(js, meta)
+            if r is not None:
+                return 0 if r else -1
+        return self.select(js.resources, root, meta, x)
+
     def _satisfiable(self, js, meta, x, root) -> int:
         meta.alloc_type = AT_SATISFIABILITY
         meta.at = self._root_far_future(root, meta.duration)
@@ -118,7 +132,7 @@ class Traverser(DFUUpdater):
         if op != "satisfiability" and not self._request_feasible(meta, op, dfv):
             return -1
         self.task_labels = [t.slot for t in js.tasks]
-        if self.select(js.resources, root, meta, x) == 0:
+        if self._select_now(js, meta, x, root) == 0:
             return 0
         if op == "allocate_with_satisfiability":
             self.errno = "EBUSY"

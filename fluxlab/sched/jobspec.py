@@ -229,6 +229,7 @@ class Jobspec:
         "environment",
         "constraint",
         "user",
+        "fast_plan",
     )
 
     def __init__(
@@ -250,6 +251,8 @@ class Jobspec:
         self.environment: dict[str, str] = {}
         self.constraint = constraint
         self.user = None
+        # (index generation, plan) cached by the indexed fast path
+        self.fast_plan = None
 
     @classmethod
     def parse(cls, source, known_types=None) -> Jobspec:

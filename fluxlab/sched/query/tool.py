@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from fluxlab.sched.context import SUBSYSTEM_SETS, ResourceQuery
+from fluxlab.sched.context import ENGINES, SUBSYSTEM_SETS, ResourceQuery
 from fluxlab.sched.errors import SchedError
 from fluxlab.sched.policies import POLICIES, parse_policy_string
 from fluxlab.sched.query.commands import Session, find_command
@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="pre-size vertex storage (accepted for compatibility)",
     )
     p.add_argument("-e", "--elapse-time", action="store_true", help="print timings")
+    p.add_argument(
+        "--engine",
+        default="exact",
+        choices=ENGINES,
+        help="matcher engine (fluxlab extension): exact (Fluxion's results, the "
+        "default), fast (indexed fast path, ties in discovery order) or stable",
+    )
     p.add_argument("-d", "--disable-prompt", action="store_true", help="don't print the prompt")
     return p
 
@@ -188,6 +195,7 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None, stderr=None) ->
             policy=args.match_policy,
             match_format=args.match_format,
             prune_filters=prune,
+            engine=args.engine,
         )
     except (SchedError, OSError) as exc:
         stderr.write(f": Runtime error: resource_query_t: ERROR: {exc}\n")

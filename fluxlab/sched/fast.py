@@ -1,0 +1,526 @@
+"""Indexed fast path: the common matches without walking the whole graph.
+
+The DFU traverser (:mod:`fluxlab.sched.traverser`) is exact for any
+request, but under ``high``/``low`` it visits every vertex of the graph
+and under ``first`` it sorts the children of every vertex it enters.
+:class:`FastIndex` answers the two request shapes of
+:mod:`fluxlab.sched.fastplan` with the *same result* from indexes, then
+marks the chosen edges exactly as the traverser's select phase would, so
+the ordinary update walk commits the job (planner spans, tags, pruning
+filters, writers) with the same code.
+
+Exactness
+---------
+The result equals the DFU traverser's with ``policy.stable`` set (equal
+scores ranked by discovery order, Python's stable sort) — the one place it
+departs from Fluxion, whose ``std::sort`` orders large ties unpredictably.
+It is used only when
+
+* the policy is a multilevel one (``first``, ``high``, ``low``, ``hinode``,
+  ``lonode``, ``hinodex``, ``lonodex``, ``firstnodex``, custom strings) over
+  the containment subsystem alone;
+* the request compiles to a :class:`~fluxlab.sched.fastplan.Plan`;
+* the match is "now" and the graph is *time-free*: no reservations and every
+  allocation covers now (:meth:`~fluxlab.sched.update.DFUUpdater.time_free`),
+  so "free during the job" is simply "held by nobody".
+
+Anything else (reservations, satisfiability, a failed match that must look
+into the future) is handed to the traverser.
+
+Indexes
+-------
+``first`` (``stop_on_1_matches``) explores children by decreasing edge
+weight, then uniq id; :meth:`FastIndex._order` keeps each explored vertex's
+children in that order, updated when the update walk changes a weight.
+The exhaustive policies keep, per plan, a heap of candidate units (slot
+hosts or nodes) keyed by their best group's score and preorder position;
+units whose state changed since (reported by the traverser's observer
+calls) are re-scored before the next selection, and stale entries are
+dropped when they surface.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from heapq import heapify, heappop, heappush
+
+from fluxlab.sched.fastplan import CONTAINER, INNER, NODE, NODE_TOP, Layout, compile_plan
+from fluxlab.sched.traverser import AT_ALLOC, AT_NO_ALLOC
+
+__all__ = ["FastIndex"]
+
+_MAX_HEAPS = 32
+
+
+class _Heap:
+    __slots__ = ("heap", "cur", "dirty", "units")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple] = []
+        self.cur: dict[int, tuple | None] = {}
+        self.dirty: set[int] = set()
+        self.units: dict[int, list[int]] = {}
+
+
+class FastIndex:
+    """Observer of one traverser and fast selector for its matches."""
+
+    def __init__(self, trav) -> None:
+        self.trav = trav
+        self.g = trav.g
+        self.layout: Layout | None = None
+        self.gen = 0
+        self._orders: dict[int, list[tuple[int, int, int]]] = {}
+        self._heaps: dict[tuple, _Heap] = {}
+        self._xheld: set[int] = set()
+        self.hits = 0
+        self.misses = 0
+        trav.observer = self
+
+    # -- observer interface -------------------------------------------------------------
+    def invalidate(self) -> None:
+        """The graph changed shape: rebuild everything on next use."""
+        self.layout = None
+        self._orders = {}
+        self._heaps = {}
+        self.gen += 1
+
+    def touched(self, v: int) -> None:
+        """Job state of ``v`` changed (committed or cancelled)."""
+        if not self._heaps:
+            return
+        lay = self.layout
+        if lay is None or v >= len(lay.node_of):
+            return
+        n = lay.node_of[v]
+        if n >= 0:
+            for h in self._heaps.values():
+                h.dirty.add(n)
+        elif self.g.allocs[v] or v in self._xheld:
+            # a container was taken or released whole: rescore everything
+            if self.g.allocs[v]:
+                self._xheld.add(v)
+            else:
+                self._xheld.discard(v)
+            self._heaps = {}
+
+    def status_changed(self, vertices) -> None:
+        """Status, drain or properties of ``vertices`` changed."""
+        if not self._heaps:
+            return
+        lay = self.layout
+        if lay is None:
+            return
+        node_of = lay.node_of
+        for v in vertices:
+            if v >= len(node_of):
+                continue
+            n = node_of[v]
+            if n < 0:
+                self._heaps = {}
+                return
+            for h in self._heaps.values():
+                h.dirty.add(n)
+
+    def weight_changed(self, e: int, old: int, new: int) -> None:
+        """The update walk changed the weight of edge ``e``."""
+        g = self.g
+        lst = self._orders.get(g.esrc[e])
+        if lst is None:
+            return
+        c = g.etgt[e]
+        nuq = -g.uniq_id[c]
+        i = bisect_left(lst, (-old, nuq, c))
+        if i < len(lst) and lst[i][2] == c:
+            del lst[i]
+            insort(lst, (-new, nuq, c))
+        else:
+            del self._orders[g.esrc[e]]
+
+    # -- entry point ----------------------------------------------------------------------
+    def plan_for(self, js):
+        """The compiled plan for ``js`` (None when the fast path cannot serve it)."""
+        lay = self.layout
+        if lay is None:
+            lay = self.layout = Layout(self.g)
+        cached = js.fast_plan
+        if cached is not None and cached[0] == self.gen:
+            return cached[1]
+        plan = compile_plan(js, lay, self.trav.policy)
+        js.fast_plan = (self.gen, plan)
+        return plan
+
+    def select(self, js, meta) -> bool | None:
+        """Select for ``js`` now; True/False, or None when not applicable.
+
+        On True the chosen edges are marked for the traverser's update walk
+        exactly as its own select phase would mark them.
+        """
+        trav = self.trav
+        pol = trav.policy
+        if meta.alloc_type not in (AT_ALLOC, AT_NO_ALLOC) or pol.subsystems != ["containment"]:
+            return None
+        plan = self.plan_for(js)
+        if plan is None or not trav.time_free(meta.at):
+            self.misses += 1
+            return None
+        self.hits += 1
+        g = self.g
+        lay = self.layout
+        root = lay.root
+        if g.status[root] or (g.drained and root in g.drained) or g.allocs[root]:
+            return False
+        if pol.stop_on_k:
+            chosen = self._select_first(plan, meta)
+        else:
+            chosen = self._select_heap(plan, meta)
+        if chosen is None:
+            trav.errno = "EBUSY"
+            return False
+        self._mark(plan, chosen)
+        return True
+
+    # -- shared helpers -------------------------------------------------------------------------
+    def _order(self, u: int) -> list[tuple[int, int, int]]:
+        lst = self._orders.get(u)
+        if lst is None:
+            g = self.g
+            w, uq, etgt = g.e_weight, g.uniq_id, g.etgt
+            lst = sorted(
+                (-w[e], -uq[etgt[e]], etgt[e]) for e in g.out[u] if g.esub[e] == "containment"
+            )
+            self._orders[u] = lst
+        return lst
+
+    def _node_ok(self, node: int, plan) -> bool:
+        g = self.g
+        if g.vid[node] < -1:
+            return False
+        c = plan.constraint
+        if c is not None and not c.match(g.name[node], g.rank[node], g.props[node]):
+            return False
+        return not (plan.excl and g.tags[node])
+
+    def _collect(self, h: int, plan, limit: bool, descending: bool):
+        """Free children of host ``h`` per leaf type, in score order.
+
+        With ``limit`` (the ``first`` policy) only the first ``S * c`` of
+        each type in uniq-descending order are taken, as the traverser's
+        early-stopping exploration does.  Returns ``(qual, lists)``.
+        """
+        g = self.g
+        lay = self.layout
+        allocs, status = g.allocs, g.status
+        drained = g.drained
+        S = plan.slots
+        qual = -1
+        out = []
+        for t, c in plan.leaves:
+            out_l, uq_l, sc_l = lay.lists(h, t, descending)
+            if limit:
+                k = S * c
+                found = []
+                for v in uq_l:
+                    if not allocs[v] and not status[v] and not (drained and v in drained):
+                        found.append(v)
+                        if len(found) == k:
+                            break
+                if len(found) > 1:
+                    found.sort(key=g.vid.__getitem__, reverse=descending)
+            else:
+                found = [
+                    v
+                    for v in sc_l
+                    if not allocs[v] and not status[v] and not (drained and v in drained)
+                ]
+            q = len(found) // c
+            if qual < 0 or q < qual:
+                qual = q
+            out.append(found)
+        return qual, out
+
+    def _groups(self, plan, qual: int, lists, base: int, start: int = 0, stop: int | None = None):
+        """Slot groups ``start..stop`` as ``(score, leaves)`` from collected lists."""
+        vid = self.g.vid
+        groups = []
+        end = qual if stop is None else min(stop, qual)
+        for i in range(start, end):
+            score = 1
+            leaves = []
+            for (_t, c), found in zip(plan.leaves, lists, strict=True):
+                chunk = found[i * c : (i + 1) * c]
+                for v in chunk:
+                    score += vid[v] + base
+                leaves.extend(chunk)
+            groups.append((score, leaves))
+        return groups
+
+    def _alive(self, v: int) -> bool:
+        g = self.g
+        return not (g.status[v] or (g.drained and v in g.drained) or g.allocs[v])
+
+    # -- first (stop_on_1_matches) ------------------------------------------------------------
+    def _select_first(self, plan, meta):
+        pol = self.trav.policy
+        ctx = _FirstCtx(plan, pol.descending, "node" in pol.factors)
+        ctx.is_host = self.layout.hosts(plan.types)[2]
+        self._dyn(self.layout.root, ctx)
+        found = ctx.found
+        k = plan.count
+        if len(found) < k:
+            return None
+        found.sort(key=_first, reverse=pol.descending)
+        return found[:k]
+
+    def _dyn(self, u: int, ctx) -> int:
+        """Explore ``u``'s children by weight until ``ctx.want`` units are found."""
+        g = self.g
+        lay = self.layout
+        role = lay.role
+        status, allocs = g.status, g.allocs
+        drained = g.drained
+        plan = ctx.plan
+        want = ctx.want
+        is_host = ctx.is_host
+        total = 0
+        for _w, _u, c in self._order(u):
+            r = role[c]
+            if r == CONTAINER:
+                if status[c] or (drained and c in drained) or allocs[c]:
+                    continue
+                got = self._dyn(c, ctx)
+            elif r == NODE:
+                if status[c] or (drained and c in drained) or allocs[c]:
+                    continue
+                if not self._node_ok(c, plan):
+                    continue
+                ctx.base = 2 + (lay.factor(c) if ctx.centric else 0)
+                if plan.kind == NODE_TOP:
+                    got = self._first_node(c, ctx)
+                elif c in is_host:
+                    got = self._first_host(c, ctx)
+                else:
+                    got = self._dyn(c, ctx)
+            elif r == INNER:
+                if status[c] or (drained and c in drained) or allocs[c]:
+                    continue
+                got = self._first_host(c, ctx) if c in is_host else self._dyn(c, ctx)
+            else:
+                continue
+            if got:
+                total += got
+                if total >= want:
+                    break
+        return total
+
+    def _first_host(self, h: int, ctx) -> int:
+        qual, lists = self._collect(h, ctx.plan, True, ctx.descending)
+        if qual <= 0:
+            return 0
+        for score, leaves in self._groups(ctx.plan, qual, lists, ctx.base):
+            ctx.found.append((score, ctx.n, leaves, h))
+            ctx.n += 1
+        return qual
+
+    def _first_node(self, node: int, ctx) -> int:
+        plan = ctx.plan
+        qual, lists = self._collect(node, plan, True, ctx.descending)
+        if qual < plan.slots:
+            return 0
+        leaves = []
+        for _score, lv in self._groups(plan, plan.slots, lists, ctx.base):
+            leaves.extend(lv)
+        ctx.found.append((self.g.vid[node] + 2, ctx.n, leaves, node))
+        ctx.n += 1
+        return 1
+
+    # -- exhaustive policies: per-plan heaps of candidate units ------------------------------
+    def _heap(self, plan) -> _Heap:
+        h = self._heaps.get(plan.sig)
+        if h is not None:
+            return h
+        if len(self._heaps) >= _MAX_HEAPS:
+            self._heaps.pop(next(iter(self._heaps)))
+        h = _Heap()
+        lay = self.layout
+        if plan.kind == NODE_TOP:
+            h.units = {n: [n] for n in lay.nodes}
+        else:
+            h.units = lay.hosts(plan.types)[1]
+        for units in h.units.values():
+            for u in units:
+                key = self._unit_key(u, plan)
+                h.cur[u] = key
+                if key is not None:
+                    h.heap.append((key, u))
+        heapify(h.heap)
+        self._heaps[plan.sig] = h
+        return h
+
+    def _unit_key(self, u: int, plan):
+        """Sort key of unit ``u``'s best group, or None when it offers none."""
+        g = self.g
+        lay = self.layout
+        node = lay.node_of[u]
+        if not self._alive(node) or not self._node_ok(node, plan):
+            return None
+        if u != node and not self._alive(u):
+            return None
+        for a in lay.chain(u):
+            if not self._alive(a):
+                return None
+        pol = self.trav.policy
+        desc = pol.descending
+        qual, lists = self._collect(u, plan, False, desc)
+        if plan.kind == NODE_TOP:
+            if qual < plan.slots:
+                return None
+            score = g.vid[node] + 2
+        else:
+            if qual < 1:
+                return None
+            base = 2 + (lay.factor(node) if "node" in pol.factors else 0)
+            score = self._groups(plan, 1, lists, base)[0][0]
+        return (-score if desc else score, lay.pos[u])
+
+    def _sync(self, h: _Heap, plan) -> None:
+        if not h.dirty:
+            return
+        cur = h.cur
+        heap = h.heap
+        for n in h.dirty:
+            for u in h.units.get(n, ()):
+                key = self._unit_key(u, plan)
+                if key != cur.get(u):
+                    cur[u] = key
+                    if key is not None:
+                        heappush(heap, (key, u))
+        h.dirty.clear()
+        if len(heap) > 4 * len(cur) + 64:
+            heap[:] = [(k, u) for u, k in cur.items() if k is not None]
+            heapify(heap)
+
+    def _select_heap(self, plan, meta):
+        h = self._heap(plan)
+        self._sync(h, plan)
+        heap, cur = h.heap, h.cur
+        lay = self.layout
+        pol = self.trav.policy
+        desc = pol.descending
+        centric = "node" in pol.factors
+        k = plan.count
+        popped = []
+        chosen = []
+        nxt: list[tuple] = []  # further groups of popped hosts
+        cache: dict[int, list] = {}
+        try:
+            while len(chosen) < k:
+                while heap and cur.get(heap[0][1]) != heap[0][0]:
+                    heappop(heap)
+                top = heap[0] if heap else None
+                if nxt and (top is None or (nxt[0][0], nxt[0][1]) < top[0]):
+                    _k, _p, i, u = heappop(nxt)
+                    groups = cache[u]
+                else:
+                    if top is None:
+                        return None
+                    key, u = heappop(heap)
+                    popped.append((key, u))
+                    cur[u] = None
+                    i = 0
+                    node = lay.node_of[u]
+                    qual, lists = self._collect(u, plan, False, desc)
+                    if plan.kind == NODE_TOP:
+                        base = 2 + (lay.factor(node) if centric else 0)
+                        leaves = []
+                        for _s, lv in self._groups(plan, qual, lists, base, 0, plan.slots):
+                            leaves.extend(lv)
+                        chosen.append((key, 0, leaves, u))
+                        continue
+                    base = 2 + (lay.factor(node) if centric else 0)
+                    groups = cache[u] = self._groups(plan, qual, lists, base)
+                score, leaves = groups[i]
+                chosen.append((key, i, leaves, u))
+                if i + 1 < len(groups):
+                    s2 = groups[i + 1][0]
+                    heappush(nxt, (-s2 if desc else s2, lay.pos[u], i + 1, u))
+            return chosen
+        finally:
+            # the chosen units are re-scored after the commit touches them;
+            # until then (or when nothing is committed) their keys still hold
+            for key, u in popped:
+                cur[u] = key
+                heappush(heap, (key, u))
+
+    # -- marking --------------------------------------------------------------------------
+    def _mark(self, plan, chosen) -> None:
+        """Mark the chosen edges as the traverser's enforce step would."""
+        trav = self.trav
+        g = self.g
+        lay = self.layout
+        trav.tick()
+        trav.preorder = 0
+        trav.postorder = 0
+        seq = trav.seq
+        marked = trav.marked
+        needs_l, excl_l, seq_l = g.e_needs, g.e_excl, g.e_seq
+        esrc = g.esrc
+        pedge = lay.pedge
+        size = g.size
+        starts = []
+        for item in chosen:
+            leaves = item[2]
+            unit = item[3]
+            for v in leaves:
+                e = pedge[v]
+                needs_l[e] = 1
+                excl_l[e] = 1
+                seq_l[e] = seq
+                src = esrc[e]
+                lst = marked.get(src)
+                if lst is None:
+                    marked[src] = [e]
+                else:
+                    lst.append(e)
+            if plan.kind == NODE_TOP:
+                e = pedge[unit]
+                needs_l[e] = 1
+                excl_l[e] = 1 if plan.excl else 0
+                seq_l[e] = seq
+                marked.setdefault(esrc[e], []).append(e)
+                starts.append(esrc[e])
+            else:
+                starts.append(unit)
+        for pv in starts:
+            while True:
+                pe = pedge[pv]
+                if pe < 0 or seq_l[pe] == seq:
+                    break
+                needs_l[pe] = size[pv]
+                excl_l[pe] = 0
+                seq_l[pe] = seq
+                pv = esrc[pe]
+                lst = marked.get(pv)
+                if lst is None:
+                    marked[pv] = [pe]
+                else:
+                    lst.append(pe)
+        g.v_rt["containment"] = [1, 0, seq]
+
+
+def _first(item) -> int:
+    return item[0]
+
+
+class _FirstCtx:
+    __slots__ = ("plan", "want", "descending", "centric", "found", "n", "base", "is_host")
+
+    def __init__(self, plan, descending: bool, centric: bool):
+        self.plan = plan
+        self.want = plan.count
+        self.descending = descending
+        self.centric = centric
+        self.found: list = []
+        self.n = 0
+        self.base = 2
+        self.is_host = ()
