@@ -175,7 +175,9 @@ class FastIndex:
         else:
             chosen = self._select_heap(plan, meta)
         if chosen is None:
-            trav.errno = "EBUSY"
+            # the traverser's root visit succeeds and its final resolution
+            # fails, which it reports as ENODEV (later steps may override)
+            trav.errno = "ENODEV"
             return False
         self._mark(plan, chosen)
         return True
@@ -323,16 +325,56 @@ class FastIndex:
         return qual
 
     def _first_node(self, node: int, ctx) -> int:
-        plan = ctx.plan
-        qual, lists = self._collect(node, plan, True, ctx.descending)
-        if qual < plan.slots:
+        leaves = self._node_pick(node, ctx.plan, True, ctx.descending, ctx.base)
+        if leaves is None:
             return 0
-        leaves = []
-        for _score, lv in self._groups(plan, plan.slots, lists, ctx.base):
-            leaves.extend(lv)
         ctx.found.append((self.g.vid[node] + 2, ctx.n, leaves, node))
         ctx.n += 1
         return 1
+
+    def _node_pick(self, node: int, plan, first: bool, desc: bool, base: int):
+        """Leaves of the ``S`` slots node ``node`` would give, or None.
+
+        The slots live on the node itself or on its direct children (the
+        hosts); under ``first`` hosts are explored by weight until ``S``
+        slots are found, otherwise all of them, and the best ``S`` slots by
+        score are kept.
+        """
+        S = plan.slots
+        hosts = self.layout.hosts(plan.types)[1][node]
+        if len(hosts) == 1 and hosts[0] == node:
+            qual, lists = self._collect(node, plan, first, desc)
+            if qual < S:
+                return None
+            groups = self._groups(plan, qual, lists, base, 0, S)
+        else:
+            groups = []
+            if first:
+                total = 0
+                host_set = self.layout.hosts(plan.types)[2]
+                for _w, _u, c in self._order(node):
+                    if c not in host_set or not self._alive(c):
+                        continue
+                    q, lists = self._collect(c, plan, True, desc)
+                    if q > 0:
+                        groups.extend(self._groups(plan, q, lists, base))
+                        total += q
+                        if total >= S:
+                            break
+            else:
+                for c in hosts:
+                    if self._alive(c):
+                        q, lists = self._collect(c, plan, False, desc)
+                        if q > 0:
+                            groups.extend(self._groups(plan, q, lists, base))
+            if len(groups) < S:
+                return None
+            groups.sort(key=_first, reverse=desc)
+            del groups[S:]
+        leaves = []
+        for _score, lv in groups:
+            leaves.extend(lv)
+        return leaves
 
     # -- exhaustive policies: per-plan heaps of candidate units ------------------------------
     def _heap(self, plan) -> _Heap:
@@ -371,12 +413,12 @@ class FastIndex:
                 return None
         pol = self.trav.policy
         desc = pol.descending
-        qual, lists = self._collect(u, plan, False, desc)
         if plan.kind == NODE_TOP:
-            if qual < plan.slots:
+            if self._node_pick(u, plan, False, desc, 2) is None:
                 return None
             score = g.vid[node] + 2
         else:
+            qual, lists = self._collect(u, plan, False, desc)
             if qual < 1:
                 return None
             base = 2 + (lay.factor(node) if "node" in pol.factors else 0)
@@ -429,15 +471,11 @@ class FastIndex:
                     cur[u] = None
                     i = 0
                     node = lay.node_of[u]
-                    qual, lists = self._collect(u, plan, False, desc)
-                    if plan.kind == NODE_TOP:
-                        base = 2 + (lay.factor(node) if centric else 0)
-                        leaves = []
-                        for _s, lv in self._groups(plan, qual, lists, base, 0, plan.slots):
-                            leaves.extend(lv)
-                        chosen.append((key, 0, leaves, u))
-                        continue
                     base = 2 + (lay.factor(node) if centric else 0)
+                    if plan.kind == NODE_TOP:
+                        chosen.append((key, 0, self._node_pick(u, plan, False, desc, base), u))
+                        continue
+                    qual, lists = self._collect(u, plan, False, desc)
                     groups = cache[u] = self._groups(plan, qual, lists, base)
                 score, leaves = groups[i]
                 chosen.append((key, i, leaves, u))

@@ -21,7 +21,8 @@ serves and returns a :class:`Plan`, or ``None`` for anything else:
 ``slot[S] -> {leaf[c]...}``
     ``S`` slots anywhere (the shape ``flux run -n S`` produces);
 ``node[N] -> slot[S] -> {leaf[c]...}``
-    ``N`` nodes (exclusive or not), each with ``S`` slots directly below.
+    ``N`` nodes (exclusive or not), each with ``S`` slots on the node or
+    on its direct children (sockets).
 
 All counts must be fixed (``min == max``), leaf types must be size-1
 leaves, and no level may carry a label other than the slot's or a unit.
@@ -284,7 +285,10 @@ def compile_plan(js, layout: Layout, policy) -> Plan | None:
     if hosts is None:
         return None
     if kind == NODE_TOP:
-        per_node = hosts[1]
-        if any(per_node[n] != [n] for n in layout.nodes):
-            return None
+        # slots must sit on the node or on its direct children: the
+        # traverser does not look deeper once the node matched
+        pedge, esrc = layout.pedge, layout.g.esrc
+        for n, hs in hosts[1].items():
+            if hs != [n] and any(esrc[pedge[h]] != n for h in hs):
+                return None
     return plan
