@@ -137,6 +137,8 @@ class ResourceQuery:
             if s not in self.graph.roots:
                 raise GraphError(f"graph has no root for matcher subsystem {s!r}")
         self.traverser.initialize()
+        if self.traverser.fast is not None:
+            self.traverser.fast.build()
         self.match_format = match_format
         self.writers = create_writer(match_format)
         self.jobs: dict[int, JobInfo] = {}

@@ -45,6 +45,7 @@ from bisect import bisect_left, insort
 from heapq import heapify, heappop, heappush
 
 from fluxlab.sched.fastplan import CONTAINER, INNER, NODE, NODE_TOP, Layout, compile_plan
+from fluxlab.sched.graph import bulk_build
 from fluxlab.sched.traverser import AT_ALLOC, AT_NO_ALLOC
 
 __all__ = ["FastIndex"]
@@ -138,11 +139,18 @@ class FastIndex:
             del self._orders[g.esrc[e]]
 
     # -- entry point ----------------------------------------------------------------------
+    def build(self) -> Layout:
+        """Classify the graph now (otherwise done on the first match)."""
+        if self.layout is None:
+            with bulk_build():
+                self.layout = Layout(self.g)
+        return self.layout
+
     def plan_for(self, js):
         """The compiled plan for ``js`` (None when the fast path cannot serve it)."""
         lay = self.layout
         if lay is None:
-            lay = self.layout = Layout(self.g)
+            lay = self.build()
         cached = js.fast_plan
         if cached is not None and cached[0] == self.gen:
             return cached[1]

@@ -92,56 +92,61 @@ class Layout:
         if g.vtype[root] == "node" or not g.out[root]:
             self.why = "the root is a node or has no children"
             return
-        esub, etgt, vtype = g.esub, g.etgt, g.vtype
+        esub, etgt, vtype, out = g.esub, g.etgt, g.vtype, g.out
         pos, pedge, kids = self.pos, self.pedge, self.kids
+        # depth-first over the vertices that have children (and nodes);
+        # leaves are only recorded as children, which keeps this fast
         order: list[int] = []
         stack = [root]
-        seen = {root}
         while stack:
             u = stack.pop()
             pos[u] = len(order)
             order.append(u)
             ks = []
-            for e in g.out[u]:
+            push = []
+            for e in out[u]:
                 if esub[e] != CONTAINMENT:
                     continue
                 c = etgt[e]
-                if c in seen:
+                if pedge[c] >= 0 or c == root:
                     self.why = f"vertex {g.name[c]!r} is reached twice"
                     return
-                seen.add(c)
                 pedge[c] = e
                 ks.append(c)
+                if out[c] or vtype[c] == "node":
+                    push.append(c)
             if ks:
                 kids[u] = ks
-                stack.extend(reversed(ks))
+                stack.extend(reversed(push))
         role, node_of = self.role, self.node_of
-        has_node = bytearray(len(role))
+        has_node = set()
         for u in reversed(order):
-            if vtype[u] == "node":
-                has_node[u] = 1
-            elif any(has_node[c] for c in kids.get(u, ())):
-                has_node[u] = 1
+            if vtype[u] == "node" or any(c in has_node for c in kids.get(u, ())):
+                has_node.add(u)
         for u in order:
+            e = pedge[u]
+            parent_node = node_of[g.esrc[e]] if e >= 0 else -1
             if vtype[u] == "node":
-                e = pedge[u]
-                if e >= 0 and node_of[g.esrc[e]] >= 0:
+                if parent_node >= 0:
                     self.why = f"node {g.name[u]!r} is inside another node"
                     return
                 role[u] = NODE
                 node_of[u] = u
                 self.nodes.append(u)
-                continue
-            e = pedge[u]
-            parent_node = node_of[g.esrc[e]] if e >= 0 else -1
-            if parent_node >= 0:
+            elif parent_node >= 0:
                 node_of[u] = parent_node
-                role[u] = INNER if u in kids else LEAF
-            elif has_node[u]:
+                role[u] = INNER
+            elif u in has_node:
                 role[u] = CONTAINER
                 self.containers.append(u)
             else:
                 role[u] = OTHER
+            n = node_of[u]
+            if n >= 0:
+                for c in kids.get(u, ()):
+                    if not out[c] and vtype[c] != "node":
+                        node_of[c] = n
+                        role[c] = LEAF
         if not self.nodes:
             self.why = "the graph has no node vertices"
             return

@@ -25,7 +25,7 @@ highest ``uniq_id``) and exploration stops once enough was found.
 
 from __future__ import annotations
 
-from fluxlab.sched.graph import DOWN, ResourceGraph
+from fluxlab.sched.graph import DOWN, ResourceGraph, bulk_build
 from fluxlab.sched.planner import INT64_MAX, PlannerMulti
 from fluxlab.sched.policies import MatchPolicy, calc_count, calc_effective_max
 from fluxlab.sched.scoring import MATCH_MET, MATCH_UNMET, EGroup, Scoring
@@ -133,11 +133,12 @@ class DFUMatcher:
         if self.observer is not None:
             self.observer.invalidate()
         self.reset_color()
-        for s in self.policy.subsystems:
-            root = self.g.roots.get(s)
-            if root is None:
-                raise ValueError(f"graph has no root for subsystem {s!r}")
-            self._prime(s, root, {}, self._visited(s))
+        with bulk_build():
+            for s in self.policy.subsystems:
+                root = self.g.roots.get(s)
+                if root is None:
+                    raise ValueError(f"graph has no root for subsystem {s!r}")
+                self._prime(s, root, {}, self._visited(s))
 
     def _prime(self, s: str, u: int, to_parent: dict[str, int], vis: list[int]) -> None:
         g = self.g
@@ -153,14 +154,23 @@ class DFUMatcher:
                 self._accum(s, t, size, to_parent)
             return
         dfv: dict[str, int] = {}
-        esub, etgt = g.esub, g.etgt
-        for e in g.out[u]:
+        esub, etgt, out, vtype, sizes = g.esub, g.etgt, g.out, g.vtype, g.size
+        for e in out[u]:
             if esub[e] != s:
                 continue
             c = etgt[e]
             if vis[c] == epoch:
                 continue
-            self._prime(s, c, dfv, vis)
+            if out[c]:
+                self._prime(s, c, dfv, vis)
+                continue
+            # a leaf, inline: every leaf type becomes a pruning type
+            vis[c] = epoch
+            tc = vtype[c]
+            tot = pol.pruning_total.get(s)
+            if tot is None or tc not in tot:
+                pol.set_pruning_type(s, "cluster", tc)
+            dfv[tc] = dfv.get(tc, 0) + sizes[c]
         for k in g.types.sort(dfv):
             self._accum(s, k, dfv[k], to_parent)
         types = pol.my_pruning_types(s, t)

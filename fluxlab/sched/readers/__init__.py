@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fluxlab.sched.errors import GraphError
-from fluxlab.sched.graph import CONTAINMENT, ResourceGraph
+from fluxlab.sched.graph import CONTAINMENT, ResourceGraph, bulk_build
 from fluxlab.sched.readers.grug import read_grug
 from fluxlab.sched.readers.jgf import load_jgf, read_jgf
 from fluxlab.sched.readers.local import fake_nodes, local_machine
@@ -35,20 +35,21 @@ def load_graph(text: str, fmt: str = "grug", allowlist: str = "") -> ResourceGra
     GraphError
         For an unknown format or malformed input.
     """
-    if fmt == "grug":
-        g = read_grug(text)
-    elif fmt in ("jgf", "jgf_shorthand"):
-        g = read_jgf(text)
-    elif fmt in ("rv1exec", "rv1exec_force"):
-        g = read_rv1exec(text)
-    elif fmt == "hwloc":
-        raise GraphError("the hwloc reader is not supported; use grug, jgf or rv1exec")
-    else:
-        raise GraphError(f"unknown graph format {fmt!r}")
-    if CONTAINMENT in g.roots:
-        g.validate(CONTAINMENT)
-    if allowlist:
-        g = apply_allowlist(g, {t for t in allowlist.split(",") if t})
+    with bulk_build():
+        if fmt == "grug":
+            g = read_grug(text)
+        elif fmt in ("jgf", "jgf_shorthand"):
+            g = read_jgf(text)
+        elif fmt in ("rv1exec", "rv1exec_force"):
+            g = read_rv1exec(text)
+        elif fmt == "hwloc":
+            raise GraphError("the hwloc reader is not supported; use grug, jgf or rv1exec")
+        else:
+            raise GraphError(f"unknown graph format {fmt!r}")
+        if CONTAINMENT in g.roots:
+            g.validate(CONTAINMENT)
+        if allowlist:
+            g = apply_allowlist(g, {t for t in allowlist.split(",") if t})
     return g
 
 

@@ -27,7 +27,7 @@ from collections import deque
 from fluxlab.sched.errors import GraphError
 from fluxlab.sched.graph import ResourceGraph
 
-__all__ = ["read_grug", "GrugRecipe"]
+__all__ = ["read_grug", "GrugRecipe", "make_recipe"]
 
 _NODE_KEYS = {
     "root": ("int", 0),
@@ -214,11 +214,21 @@ class _Emitter:
         esub = e["e_subsystem"]
         if method == "MULTIPLY":
             scale = e["multi_scale"]
-            for j, src in enumerate(self.gen_src.get(s, [])):
-                for i in range(scale):
-                    tv = self.emit_vertex(t, e, src, i, scale, j)
-                    g.add_edge(src, tv, esub)
-                    targets.append(tv)
+            rv = r.vertices[t]
+            srcs = self.gen_src.get(s, [])
+            parents = [src for src in srcs for _i in range(scale)]
+            vids = [self.gen_id(e, i, scale, j) for j in range(len(srcs)) for i in range(scale)]
+            targets += g.add_children(
+                parents,
+                vids,
+                rv["type"],
+                rv["basename"],
+                ranks=self.rank,
+                size=rv["size"],
+                unit=rv["unit"],
+                subsystem=rv["subsystem"],
+                edge_subsystem=esub,
+            )
             self.scales.appendleft(scale)
         else:
             ttype = r.vertices[t]["type"]
@@ -296,3 +306,70 @@ def read_grug(text: str, graph: ResourceGraph | None = None, rank: int = -1) -> 
     if not g.roots:
         raise GraphError("GRUG: the recipe generated no root vertex (no edge leaves a root)")
     return g
+
+
+_KEYS_XML = """\
+  <key id="root" for="node" attr.name="root" attr.type="int"><default>0</default></key>
+  <key id="type" for="node" attr.name="type" attr.type="string"/>
+  <key id="basename" for="node" attr.name="basename" attr.type="string"/>
+  <key id="size" for="node" attr.name="size" attr.type="long"><default>1</default></key>
+  <key id="unit" for="node" attr.name="unit" attr.type="string"/>
+  <key id="subsystem" for="node" attr.name="subsystem" attr.type="string">
+    <default>containment</default></key>
+  <key id="e_subsystem" for="edge" attr.name="e_subsystem" attr.type="string">
+    <default>containment</default></key>
+  <key id="relation" for="edge" attr.name="relation" attr.type="string">
+    <default>contains</default></key>
+  <key id="rrelation" for="edge" attr.name="rrelation" attr.type="string">
+    <default>in</default></key>
+  <key id="id_scope" for="edge" attr.name="id_scope" attr.type="int"><default>0</default></key>
+  <key id="id_start" for="edge" attr.name="id_start" attr.type="int"><default>0</default></key>
+  <key id="id_stride" for="edge" attr.name="id_stride" attr.type="int"><default>1</default></key>
+  <key id="gen_method" for="edge" attr.name="gen_method" attr.type="string">
+    <default>MULTIPLY</default></key>
+  <key id="multi_scale" for="edge" attr.name="multi_scale" attr.type="int">
+    <default>1</default></key>
+"""
+
+
+def make_recipe(name: str, children: list, *, root_type: str = "cluster") -> str:
+    """GRUG GraphML text for a containment tree.
+
+    ``children`` is a list of ``(type, count, children[, size, unit])``
+    tuples below the root, e.g. ``[("rack", 4, [("node", 64, [("core", 32,
+    [])])])]``.  Ids of each type count from 0 within the whole cluster
+    (``id_scope`` reaches up to the root), as GRUG recipes usually do.
+    """
+    nodes = [
+        f'  <node id="{root_type}"><data key="root">1</data>'
+        f'<data key="type">{root_type}</data><data key="basename">{name}</data></node>'
+    ]
+    edges: list[str] = []
+
+    def walk(parent: str, kids: list, depth: int, prefix: str) -> None:
+        for spec in kids:
+            rtype, count, sub = spec[0], spec[1], spec[2]
+            size = spec[3] if len(spec) > 3 else 1
+            unit = spec[4] if len(spec) > 4 else ""
+            vid = f"{prefix}{rtype}"
+            extra = f'<data key="size">{size}</data>' if size != 1 else ""
+            extra += f'<data key="unit">{unit}</data>' if unit else ""
+            nodes.append(
+                f'  <node id="{vid}"><data key="type">{rtype}</data>'
+                f'<data key="basename">{rtype}</data>{extra}</node>'
+            )
+            edges.append(
+                f'  <edge id="{parent}2{vid}" source="{parent}" target="{vid}">'
+                f'<data key="id_scope">0</data>'
+                f'<data key="multi_scale">{count}</data></edge>'
+            )
+            walk(vid, sub, depth + 1, vid + ".")
+
+    walk(root_type, children, 0, "")
+    body = "\n".join(nodes + edges)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<graphml xmlns="http://graphml.graphdrawing.org/xmlns">\n'
+        f"{_KEYS_XML}"
+        f'<graph id="{name}" edgedefault="directed">\n{body}\n</graph>\n</graphml>\n'
+    )

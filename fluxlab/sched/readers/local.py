@@ -59,39 +59,25 @@ def fake_nodes(
     root = g.add_vertex("cluster", cluster, f"{cluster}0", 0, paths={CONTAINMENT: f"/{cluster}0"})
     g.roots[CONTAINMENT] = root
     g.v_rt[CONTAINMENT] = [0, 0, 0]
-    level = [(root, f"/{cluster}0", -1)]
+    level = [root]
     if racks:
-        nxt = []
-        for r in range(racks):
-            name = f"rack{r}"
-            path = f"/{cluster}0/{name}"
-            v = g.add_vertex("rack", "rack", name, r, paths={CONTAINMENT: path})
-            g.add_edge(root, v)
-            nxt.append((v, path, -1))
-        level = nxt
+        level = list(g.add_children([root] * racks, list(range(racks)), "rack", "rack"))
     per_parent = count // len(level)
-    nodes = []
-    i = 0
-    for parent, ppath, _ in level:
-        for _k in range(per_parent):
-            name = f"{basename}{i}"
-            path = f"{ppath}/{name}"
-            rank = i if ranks else -1
-            v = g.add_vertex("node", basename, name, i, rank=rank, paths={CONTAINMENT: path})
-            g.add_edge(parent, v)
-            nodes.append((v, path, rank))
-            i += 1
-    holders = nodes
-    if sockets:
-        holders = []
-        for v, path, rank in nodes:
-            for s in range(sockets):
-                name = f"socket{s}"
-                sp = f"{path}/{name}"
-                sv = g.add_vertex("socket", "socket", name, s, rank=rank, paths={CONTAINMENT: sp})
-                g.add_edge(v, sv)
-                holders.append((sv, sp, rank))
+    parents = [p for p in level for _ in range(per_parent)]
+    node_ranks = list(range(count)) if ranks else -1
+    nodes = g.add_children(parents, list(range(count)), "node", basename, ranks=node_ranks)
+    holders = list(nodes)
+    holder_ranks = list(node_ranks) if ranks else -1
     per_node = max(sockets, 1)
+    if sockets:
+        holders = g.add_children(
+            [v for v in nodes for _ in range(sockets)],
+            list(range(sockets)) * count,
+            "socket",
+            "socket",
+            ranks=[r for r in node_ranks for _ in range(sockets)] if ranks else -1,
+        )
+        holder_ranks = [r for r in node_ranks for _ in range(sockets)] if ranks else -1
     for rtype, n, size, unit in (
         ("core", cores, 1, ""),
         ("gpu", gpus, 1, ""),
@@ -99,89 +85,13 @@ def fake_nodes(
     ):
         if not n:
             continue
-        g.types.add(rtype)
-        _bulk_children(g, holders, rtype, n, size, unit, per_node)
+        # ids are local to the node: socket j of a node numbers j*n .. j*n+n-1
+        ids_per_node = list(range(per_node * n))
+        parents = [h for h in holders for _ in range(n)]
+        vids = ids_per_node * count
+        r = [x for x in holder_ranks for _ in range(n)] if ranks else -1
+        g.add_children(parents, vids, rtype, rtype, ranks=r, size=size, unit=unit)
     return g
-
-
-def _bulk_children(g, holders, rtype, n, size, unit, per_node) -> None:
-    """Append ``n`` children of ``rtype`` under every holder, columns at once.
-
-    Holder ``j`` is the ``j % per_node``-th holder of its node; ids are local
-    to the node (GRUG ``id_scope=1``), so names repeat from node to node and
-    the per-name index can be built with ranges.
-    """
-    start = len(g.vtype)
-    nh = len(holders)
-    total = nh * n
-    if not total:
-        return
-    idx = range(start, start + total)
-    per_slot_names = [
-        [f"{rtype}{(j % per_node) * n + k}" for k in range(n)] for j in range(per_node)
-    ]
-    suffixes = [["/" + name for name in names] for names in per_slot_names]
-    names = []
-    vids = []
-    ranks = []
-    paths_str = []
-    for j, (_h, hp, rank) in enumerate(holders):
-        slot = j % per_node
-        names += per_slot_names[slot]
-        base = slot * n
-        vids += range(base, base + n)
-        ranks += [rank] * n
-        paths_str += [hp + sfx for sfx in suffixes[slot]]
-    parents = [h for h, _hp, _r in holders for _ in range(n)]
-    g.vtype += [rtype] * total
-    g.basename += [rtype] * total
-    g.name += names
-    g.vid += vids
-    g.rank += ranks
-    g.size += [size] * total
-    g.unit += [unit] * total
-    g.uniq_id += idx
-    g.props += [None] * total
-    g.status += [0] * total
-    g.paths += [{CONTAINMENT: p} for p in paths_str]
-    g.alive += [True] * total
-    g.out += [[] for _ in idx]
-    e0 = len(g.esrc)
-    g.inn += [[e] for e in range(e0, e0 + total)]
-    nones = [None] * total
-    for col in (
-        g.plans,
-        g.xchk,
-        g.allocs,
-        g.resvs,
-        g.tags,
-        g.xspans,
-        g.job2span,
-        g.subplans,
-        g.ephemeral,
-    ):
-        col += nones
-    g.by_uniq.update(zip(idx, idx, strict=True))
-    g.drop_lazy_indexes()
-    g.by_type.setdefault(rtype, []).extend(idx)
-    by_rank = g.by_rank
-    pos = start
-    for _h, _hp, rank in holders:
-        by_rank.setdefault(rank, []).extend(range(pos, pos + n))
-        pos += n
-    g.esrc += parents
-    g.etgt += idx
-    g.esub += [CONTAINMENT] * total
-    g.e_needs += [0] * total
-    g.e_excl += [0] * total
-    g.e_seq += [0] * total
-    g.e_weight += [2**64 - 1] * total
-    g.e_alive += [True] * total
-    out = g.out
-    e = e0
-    for h, _hp, _r in holders:
-        out[h] += range(e, e + n)
-        e += n
 
 
 def detect_local() -> dict:
