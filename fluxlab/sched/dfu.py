@@ -129,9 +129,11 @@ class Traverser(DFUUpdater):
         return rc
 
     def _schedule(self, js, meta, x, op, root, dfv) -> int:
-        if op != "satisfiability" and not self._request_feasible(meta, op, dfv):
-            return -1
-        self.task_labels = [t.slot for t in js.tasks]
+        if op != "satisfiability" and (
+            meta.constraint is not None or dfv.get("node", 0) > self.g.nodes_up()
+        ):
+            if not self._request_feasible(meta, op, dfv):
+                return -1
         if self._select_now(js, meta, x, root) == 0:
             return 0
         if op == "allocate_with_satisfiability":
@@ -178,10 +180,24 @@ class Traverser(DFUUpdater):
             self.errno = "EINVAL"
             return -1, at
         x = self.exclusivity(g, js.resources, root)
-        saved_types = set(self.policy.exclusive_types)
+        pol = self.policy
+        saved_types = pol.exclusive_types
         try:
-            dfv: dict[str, int] = {}
-            self.prime_jobspec(js.resources, dfv)
+            primed = js.primed
+            if primed is not None and primed[0] is pol and primed[1] == pol.pruning_version:
+                dfv = dict(primed[2])
+                if primed[3]:
+                    pol.exclusive_types = saved_types | primed[3]
+            else:
+                pol.exclusive_types = set(saved_types)
+                dfv = {}
+                self.prime_jobspec(js.resources, dfv)
+                js.primed = (
+                    pol,
+                    pol.pruning_version,
+                    dict(dfv),
+                    frozenset(pol.exclusive_types - saved_types),
+                )
             meta = self.build_meta(js, jobid, at)
             if meta is None:
                 return -1, at
@@ -207,7 +223,7 @@ class Traverser(DFUUpdater):
             rc = self.update(root, writers, meta)
             return rc, meta.at
         finally:
-            self.policy.exclusive_types = saved_types
+            pol.exclusive_types = saved_types
 
     def update_from_reader(self, writers, meta: JobMeta, apply) -> int:
         """Commit an allocation a reader already placed in the planners.

@@ -44,7 +44,15 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from heapq import heapify, heappop, heappush
 
-from fluxlab.sched.fastplan import CONTAINER, INNER, NODE, NODE_TOP, Layout, compile_plan
+from fluxlab.sched.fastplan import (
+    CONTAINER,
+    INNER,
+    LEAF,
+    NODE,
+    NODE_TOP,
+    Layout,
+    compile_plan,
+)
 from fluxlab.sched.graph import bulk_build
 from fluxlab.sched.traverser import AT_ALLOC, AT_NO_ALLOC
 
@@ -74,24 +82,38 @@ class FastIndex:
         self._orders: dict[int, list[tuple[int, int, int]]] = {}
         self._heaps: dict[tuple, _Heap] = {}
         self._xheld: set[int] = set()
+        # availability bitmasks of leaves per (host, type), bit i for the
+        # i-th child in uniq-descending order; kept current by touched()
+        self._mask: dict[tuple[int, str], int] = {}
+        self._uqpos: list[int] = []
+        self._scdir: dict[tuple[int, str], int] = {}
         self.hits = 0
         self.misses = 0
         trav.observer = self
+        trav.on_touch = self.touched
 
     # -- observer interface -------------------------------------------------------------
     def invalidate(self) -> None:
         """The graph changed shape: rebuild everything on next use."""
         self.layout = None
         self._orders = {}
-        self._heaps = {}
+        self._mask = {}
+        self._scdir = {}
+        self._uqpos = []
+        self._drop_heaps()
         self.gen += 1
+
+    def _drop_heaps(self) -> None:
+        self._heaps = {}
 
     def touched(self, v: int) -> None:
         """Job state of ``v`` changed (committed or cancelled)."""
-        if not self._heaps:
-            return
         lay = self.layout
         if lay is None or v >= len(lay.node_of):
+            return
+        if self._mask and lay.role[v] == LEAF:
+            self._leaf_changed(v)
+        if not self._heaps:
             return
         n = lay.node_of[v]
         if n >= 0:
@@ -103,14 +125,19 @@ class FastIndex:
                 self._xheld.add(v)
             else:
                 self._xheld.discard(v)
-            self._heaps = {}
+            self._drop_heaps()
 
     def status_changed(self, vertices) -> None:
         """Status, drain or properties of ``vertices`` changed."""
-        if not self._heaps:
-            return
         lay = self.layout
         if lay is None:
+            return
+        if self._mask:
+            role = lay.role
+            for v in vertices:
+                if v < len(role) and role[v] == LEAF:
+                    self._leaf_changed(v)
+        if not self._heaps:
             return
         node_of = lay.node_of
         for v in vertices:
@@ -118,7 +145,7 @@ class FastIndex:
                 continue
             n = node_of[v]
             if n < 0:
-                self._heaps = {}
+                self._drop_heaps()
                 return
             for h in self._heaps.values():
                 h.dirty.add(n)
@@ -166,10 +193,14 @@ class FastIndex:
         """
         trav = self.trav
         pol = trav.policy
-        if meta.alloc_type not in (AT_ALLOC, AT_NO_ALLOC) or pol.subsystems != ["containment"]:
+        if meta.alloc_type not in (AT_ALLOC, AT_NO_ALLOC) or len(pol.subsystems) != 1:
             return None
-        plan = self.plan_for(js)
-        if plan is None or not trav.time_free(meta.at):
+        cached = js.fast_plan
+        if cached is not None and cached[0] == self.gen and self.layout is not None:
+            plan = cached[1]
+        else:
+            plan = self.plan_for(js)
+        if plan is None or not (not trav._job_windows or trav.time_free(meta.at)):
             self.misses += 1
             return None
         self.hits += 1
@@ -204,12 +235,84 @@ class FastIndex:
 
     def _node_ok(self, node: int, plan) -> bool:
         g = self.g
-        if g.vid[node] < -1:
+        if plan.excl and g.tags[node]:
             return False
         c = plan.constraint
         if c is not None and not c.match(g.name[node], g.rank[node], g.props[node]):
             return False
-        return not (plan.excl and g.tags[node])
+        return g.vid[node] >= -1
+
+    def _leaf_changed(self, v: int) -> None:
+        g = self.g
+        key = (g.esrc[self.layout.pedge[v]], g.vtype[v])
+        m = self._mask.get(key)
+        if m is None:
+            return
+        bit = 1 << self._uqpos[v]
+        if not g.allocs[v] and not g.status[v] and not (g.drained and v in g.drained):
+            self._mask[key] = m | bit
+        else:
+            self._mask[key] = m & ~bit
+
+    def _avail(self, h: int, t: str) -> int:
+        """Availability mask of ``h``'s children of type ``t`` (built on first use)."""
+        key = (h, t)
+        m = self._mask.get(key)
+        if m is not None:
+            return m
+        g = self.g
+        lay = self.layout
+        desc = self.trav.policy.descending
+        _out, uq, sc = lay.lists(h, t, desc)
+        pos = self._uqpos
+        if len(pos) < len(g.vtype):
+            pos.extend([-1] * (len(g.vtype) - len(pos)))
+        allocs, status, drained = g.allocs, g.status, g.drained
+        m = 0
+        for i, v in enumerate(uq):
+            pos[v] = i
+            if not allocs[v] and not status[v] and not (drained and v in drained):
+                m |= 1 << i
+        self._mask[key] = m
+        if sc == uq:
+            self._scdir[key] = 1
+        elif sc == uq[::-1]:
+            self._scdir[key] = -1
+        else:
+            self._scdir[key] = 0
+        return m
+
+    def _take(self, h: int, t: str, k: int, limit: bool) -> list[int]:
+        """Up to ``k`` (all when 0) available ``t`` children of ``h``.
+
+        With ``limit`` in uniq-descending order (``first``'s exploration),
+        otherwise in score order.
+        """
+        m = self._avail(h, t)
+        uq = self.layout._lists[(h, t)][1]
+        found = []
+        if limit or self._scdir[(h, t)] == 1:
+            while m:
+                low = m & -m
+                found.append(uq[low.bit_length() - 1])
+                if len(found) == k:
+                    break
+                m ^= low
+        elif self._scdir[(h, t)] == -1:
+            while m:
+                i = m.bit_length() - 1
+                found.append(uq[i])
+                if len(found) == k:
+                    break
+                m ^= 1 << i
+        else:
+            pos = self._uqpos
+            for v in self.layout._lists[(h, t)][2]:
+                if (m >> pos[v]) & 1:
+                    found.append(v)
+                    if len(found) == k:
+                        break
+        return found
 
     def _collect(self, h: int, plan, limit: bool, descending: bool):
         """Free children of host ``h`` per leaf type, in score order.
@@ -219,30 +322,16 @@ class FastIndex:
         early-stopping exploration does.  Returns ``(qual, lists)``.
         """
         g = self.g
-        lay = self.layout
-        allocs, status = g.allocs, g.status
-        drained = g.drained
         S = plan.slots
         qual = -1
         out = []
         for t, c in plan.leaves:
-            out_l, uq_l, sc_l = lay.lists(h, t, descending)
             if limit:
-                k = S * c
-                found = []
-                for v in uq_l:
-                    if not allocs[v] and not status[v] and not (drained and v in drained):
-                        found.append(v)
-                        if len(found) == k:
-                            break
+                found = self._take(h, t, S * c, True)
                 if len(found) > 1:
                     found.sort(key=g.vid.__getitem__, reverse=descending)
             else:
-                found = [
-                    v
-                    for v in sc_l
-                    if not allocs[v] and not status[v] and not (drained and v in drained)
-                ]
+                found = self._take(h, t, 0, False)
             q = len(found) // c
             if qual < 0 or q < qual:
                 qual = q
@@ -273,14 +362,15 @@ class FastIndex:
     def _select_first(self, plan, meta):
         pol = self.trav.policy
         ctx = _FirstCtx(plan, pol.descending, "node" in pol.factors)
-        ctx.is_host = self.layout.hosts(plan.types)[2]
         self._dyn(self.layout.root, ctx)
         found = ctx.found
         k = plan.count
         if len(found) < k:
             return None
-        found.sort(key=_first, reverse=pol.descending)
-        return found[:k]
+        if len(found) > 1:
+            found.sort(key=_first, reverse=pol.descending)
+            del found[k:]
+        return found
 
     def _dyn(self, u: int, ctx) -> int:
         """Explore ``u``'s children by weight until ``ctx.want`` units are found."""
@@ -292,29 +382,33 @@ class FastIndex:
         plan = ctx.plan
         want = ctx.want
         is_host = ctx.is_host
+        order = self._orders.get(u)
+        if order is None:
+            order = self._order(u)
         total = 0
-        for _w, _u, c in self._order(u):
+        for _w, _u, c in order:
             r = role[c]
-            if r == CONTAINER:
-                if status[c] or (drained and c in drained) or allocs[c]:
-                    continue
-                got = self._dyn(c, ctx)
-            elif r == NODE:
-                if status[c] or (drained and c in drained) or allocs[c]:
+            if r == NODE:
+                if status[c] or allocs[c] or (drained and c in drained):
                     continue
                 if not self._node_ok(c, plan):
                     continue
-                ctx.base = 2 + (lay.factor(c) if ctx.centric else 0)
+                if ctx.centric:
+                    f = lay._factor.get(c)
+                    ctx.base = 2 + (f if f is not None else lay.factor(c))
                 if plan.kind == NODE_TOP:
                     got = self._first_node(c, ctx)
                 elif c in is_host:
                     got = self._first_host(c, ctx)
                 else:
                     got = self._dyn(c, ctx)
-            elif r == INNER:
-                if status[c] or (drained and c in drained) or allocs[c]:
+            elif r == CONTAINER or r == INNER:
+                if status[c] or allocs[c] or (drained and c in drained):
                     continue
-                got = self._first_host(c, ctx) if c in is_host else self._dyn(c, ctx)
+                if r == INNER and c in is_host:
+                    got = self._first_host(c, ctx)
+                else:
+                    got = self._dyn(c, ctx)
             else:
                 continue
             if got:
@@ -324,7 +418,38 @@ class FastIndex:
         return total
 
     def _first_host(self, h: int, ctx) -> int:
-        qual, lists = self._collect(h, ctx.plan, True, ctx.descending)
+        plan = ctx.plan
+        if len(plan.leaves) == 1:
+            # one leaf type (``slot -> core[c]``): the common case, inlined
+            t, c = plan.leaves[0]
+            g = self.g
+            k = plan.slots * c
+            m = self._mask.get((h, t))
+            if m is None:
+                m = self._avail(h, t)
+            if k == 1:
+                if not m:
+                    return 0
+                found = [self.layout._lists[(h, t)][1][(m & -m).bit_length() - 1]]
+            else:
+                found = self._take(h, t, k, True)
+            q = len(found) // c
+            if not q:
+                return 0
+            vid = g.vid
+            if k > 1:
+                found.sort(key=vid.__getitem__, reverse=ctx.descending)
+            add = 1 + ctx.base * c
+            out = ctx.found
+            for i in range(q):
+                chunk = found[i * c : i * c + c]
+                score = add
+                for v in chunk:
+                    score += vid[v]
+                out.append((score, ctx.n, chunk, h))
+                ctx.n += 1
+            return q
+        qual, lists = self._collect(h, plan, True, ctx.descending)
         if qual <= 0:
             return 0
         for score, leaves in self._groups(ctx.plan, qual, lists, ctx.base):
@@ -393,6 +518,8 @@ class FastIndex:
             self._heaps.pop(next(iter(self._heaps)))
         h = _Heap()
         lay = self.layout
+        if not self._heaps:
+            self._xheld = {c for c in lay.containers if self.g.allocs[c]}
         if plan.kind == NODE_TOP:
             h.units = {n: [n] for n in lay.nodes}
         else:
@@ -405,6 +532,7 @@ class FastIndex:
                     h.heap.append((key, u))
         heapify(h.heap)
         self._heaps[plan.sig] = h
+        self.trav.on_touch = self.touched
         return h
 
     def _unit_key(self, u: int, plan):
@@ -569,4 +697,4 @@ class _FirstCtx:
         self.found: list = []
         self.n = 0
         self.base = 2
-        self.is_host = ()
+        self.is_host = plan.is_host

@@ -46,7 +46,17 @@ OTHER, CONTAINER, NODE, INNER, LEAF = range(5)
 class Plan:
     """A compiled request the fast path can serve."""
 
-    __slots__ = ("kind", "count", "slots", "excl", "leaves", "types", "constraint", "sig")
+    __slots__ = (
+        "kind",
+        "count",
+        "slots",
+        "excl",
+        "leaves",
+        "types",
+        "constraint",
+        "sig",
+        "is_host",
+    )
 
     def __init__(self, kind, count, slots, excl, leaves, constraint):
         self.kind = kind
@@ -58,6 +68,7 @@ class Plan:
         self.constraint = constraint
         csig = json.dumps(constraint.as_data(), sort_keys=True) if constraint is not None else ""
         self.sig = (kind, count, slots, excl, leaves, csig)
+        self.is_host: set[int] = set()
 
 
 class Layout:
@@ -246,7 +257,7 @@ def _fixed(r) -> bool:
 
 def compile_plan(js, layout: Layout, policy) -> Plan | None:
     """Recognise a request the fast path serves (see the module docstring)."""
-    if not layout.ok or type(policy) is not MultilevelPolicy:
+    if not layout.ok or type(policy) is not MultilevelPolicy or policy.subsystems != [CONTAINMENT]:
         return None
     res = js.resources
     if len(res) != 1:
@@ -289,6 +300,7 @@ def compile_plan(js, layout: Layout, policy) -> Plan | None:
     hosts = layout.hosts(plan.types)
     if hosts is None:
         return None
+    plan.is_host = hosts[2]
     if kind == NODE_TOP:
         # slots must sit on the node or on its direct children: the
         # traverser does not look deeper once the node matched

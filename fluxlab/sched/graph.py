@@ -29,7 +29,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from fluxlab.sched.errors import GraphError, PlannerError
+from fluxlab.sched.errors import GraphError
 from fluxlab.sched.planner import INT64_MAX, Planner, PlannerMulti
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "UINT64_MAX",
     "X_CHECKER_NJOBS",
     "TypeOrder",
-    "XChecker",
     "bulk_build",
     "ResourceGraph",
 ]
@@ -75,49 +74,6 @@ def bulk_build():
             gc.enable()
 
 
-class XChecker:
-    """Which jobs hold a vertex (or something below it) and when.
-
-    Fluxion keeps a planner of ``X_CHECKER_NJOBS`` units per vertex and asks
-    whether any unit is taken during a window; a set of ``[start, end)``
-    intervals answers the same question without a step function.
-    """
-
-    __slots__ = ("_spans", "_next")
-
-    def __init__(self) -> None:
-        self._spans: dict[int, tuple[int, int]] = {}
-        self._next = 0
-
-    def add_span(self, start: int, duration: int, count: int = 1) -> int:
-        if duration < 1 or start < 0:
-            raise PlannerError(
-                f"exclusivity checker: invalid window at={start} duration={duration}"
-            )
-        sid = self._next
-        self._next += 1
-        self._spans[sid] = (start, start + duration)
-        return sid
-
-    def rem_span(self, span_id: int) -> None:
-        if self._spans.pop(span_id, None) is None:
-            raise PlannerError(f"exclusivity checker: unknown span {span_id}")
-
-    def busy(self, at: int, duration: int) -> bool:
-        """True when some span overlaps ``[at, at+duration)``."""
-        end = at + duration
-        for s, e in self._spans.values():
-            if s < end and e > at:
-                return True
-        return False
-
-    def reset(self) -> None:
-        self._spans.clear()
-
-    def __len__(self) -> int:
-        return len(self._spans)
-
-
 class TypeOrder:
     """Insertion order of resource type names (Fluxion's interned types)."""
 
@@ -144,6 +100,25 @@ class TypeOrder:
         return sorted(set(types), key=self.key)
 
 
+_WIDE = 64
+
+
+def _extend(edges, more):
+    """``edges`` plus ``more``: a tuple while short, a list once wide.
+
+    Edge lists are tuples so the cyclic garbage collector can stop tracking
+    them (a big graph would otherwise hold hundreds of thousands of lists it
+    rescans); the few wide ones (a cluster's nodes) stay lists so adding to
+    them is not quadratic.
+    """
+    if type(edges) is tuple:
+        if len(edges) + len(more) <= _WIDE:
+            return edges + tuple(more)
+        edges = list(edges)
+    edges.extend(more)
+    return edges
+
+
 class ResourceGraph:
     """Typed resource vertices with subsystem-labelled edges, plus indexes."""
 
@@ -161,15 +136,16 @@ class ResourceGraph:
         self.status: list[int] = []
         self.paths: list[dict[str, str]] = []
         self.alive: list[bool] = []
-        self.out: list[list[int]] = []
-        self.inn: list[list[int]] = []
+        # out/in edge indexes per vertex: tuples (lists once wide), see _extend
+        self.out: list[tuple[int, ...] | list[int]] = []
+        self.inn: list[tuple[int, ...] | list[int]] = []
         # scheduling columns (lazy)
         self.plans: list[Planner | None] = []
-        self.xchk: list[XChecker | None] = []
         self.allocs: list[dict[int, int] | None] = []
         self.resvs: list[dict[int, int] | None] = []
-        self.tags: list[dict[int, int] | None] = []
-        self.xspans: list[dict[int, int] | None] = []
+        # jobid -> (start, end) of every job holding the vertex or something
+        # below it (Fluxion's tags plus its exclusivity-checker planner)
+        self.tags: list[dict[int, tuple[int, int]] | None] = []
         self.job2span: list[dict[int, int] | None] = []
         self.subplans: list[dict[str, PlannerMulti] | None] = []
         self.ephemeral: list[tuple[int, dict[str, str]] | None] = []
@@ -245,14 +221,12 @@ class ResourceGraph:
         self.status.append(status)
         self.paths.append(dict(paths) if paths else {})
         self.alive.append(True)
-        self.out.append([])
-        self.inn.append([])
+        self.out.append(())
+        self.inn.append(())
         self.plans.append(None)
-        self.xchk.append(None)
         self.allocs.append(None)
         self.resvs.append(None)
         self.tags.append(None)
-        self.xspans.append(None)
         self.job2span.append(None)
         self.subplans.append(None)
         self.ephemeral.append(None)
@@ -336,17 +310,15 @@ class ResourceGraph:
         self.props += [None] * total
         self.status += [UP] * total
         self.alive += [True] * total
-        self.out += [[] for _ in idx]
+        self.out += [()] * total
         e0 = len(self.esrc)
-        self.inn += [[e] for e in range(e0, e0 + total)]
+        self.inn += [(e,) for e in range(e0, e0 + total)]
         nones = [None] * total
         for col in (
             self.plans,
-            self.xchk,
             self.allocs,
             self.resvs,
             self.tags,
-            self.xspans,
             self.job2span,
             self.subplans,
             self.ephemeral,
@@ -363,9 +335,17 @@ class ResourceGraph:
         self.e_seq += [0] * total
         self.e_weight += [UINT64_MAX] * total
         self.e_alive += [True] * total
-        out = self.out
+        # group the new edges by parent (parents usually come in runs)
+        runs: dict[int, list[int]] = {}
         for k, p in enumerate(parents):
-            out[p].append(e0 + k)
+            lst = runs.get(p)
+            if lst is None:
+                runs[p] = [e0 + k]
+            else:
+                lst.append(e0 + k)
+        out = self.out
+        for p, es in runs.items():
+            out[p] = _extend(out[p], es)
         return idx
 
     def index_vertex(self, v: int) -> None:
@@ -426,8 +406,8 @@ class ResourceGraph:
         self.e_seq.append(0)
         self.e_weight.append(UINT64_MAX)
         self.e_alive.append(True)
-        self.out[src].append(e)
-        self.inn[tgt].append(e)
+        self.out[src] = _extend(self.out[src], (e,))
+        self.inn[tgt] = _extend(self.inn[tgt], (e,))
         return e
 
     def find_edge(self, src: int, tgt: int) -> int:
@@ -494,16 +474,16 @@ class ResourceGraph:
             p = self.plans[v] = Planner(self.size[v], self.vtype[v], 0, INT64_MAX)
         return p
 
-    def x_checker(self, v: int) -> XChecker:
-        p = self.xchk[v]
-        if p is None:
-            p = self.xchk[v] = XChecker()
-        return p
-
     def x_busy(self, v: int, at: int, duration: int) -> bool:
         """True when some job holds ``v`` (or a descendant) during the window."""
-        p = self.xchk[v]
-        return p is not None and p.busy(at, duration)
+        tags = self.tags[v]
+        if not tags:
+            return False
+        end = at + duration
+        for s, e in tags.values():
+            if s < end and e > at:
+                return True
+        return False
 
     def nodes_up(self) -> int:
         """Fluxion's ``nodes_up`` counter.
@@ -552,7 +532,7 @@ class ResourceGraph:
                 lst = index.get(key)
                 if lst is not None and v in lst:
                     lst.remove(v)
-            for store in (self.tags, self.xspans, self.job2span, self.allocs, self.resvs):
+            for store in (self.tags, self.job2span, self.allocs, self.resvs):
                 d = store[v]
                 if d:
                     for jobid in d:
@@ -564,8 +544,12 @@ class ResourceGraph:
         if not self.e_alive[e]:
             return
         self.e_alive[e] = False
-        self.out[self.esrc[e]].remove(e)
-        self.inn[self.etgt[e]].remove(e)
+        for lists, v in ((self.out, self.esrc[e]), (self.inn, self.etgt[e])):
+            o = lists[v]
+            if type(o) is tuple:
+                lists[v] = tuple(x for x in o if x != e)
+            else:
+                o.remove(e)
 
     # -- export ----------------------------------------------------------------
     def to_networkx(self):

@@ -230,6 +230,7 @@ class Jobspec:
         "constraint",
         "user",
         "fast_plan",
+        "primed",
     )
 
     def __init__(
@@ -253,6 +254,9 @@ class Jobspec:
         self.user = None
         # (index generation, plan) cached by the indexed fast path
         self.fast_plan = None
+        # (policy id, pruning version, aggregates, exclusive types) of the
+        # last priming by a traverser
+        self.primed = None
 
     @classmethod
     def parse(cls, source, known_types=None) -> Jobspec:

@@ -170,28 +170,44 @@ class Planner:
         PlannerError
             For a bad window or when fewer than ``count`` units are free.
         """
-        self._check_window(start, duration)
+        end = start + duration
+        if start < self.base or duration < 1 or end > self.base + self.horizon:
+            raise PlannerError(
+                f"planner {self.rtype!r}: invalid time window at={start} duration={duration}"
+            )
         if count < 0 or count > self.total:
             raise PlannerError(f"planner {self.rtype!r}: span count {count} out of range")
-        if self.avail_during(start, duration) < count:
-            raise PlannerError(
-                f"planner {self.rtype!r}: {count} units not free during "
-                f"[{start}, {start + duration})"
-            )
-        self._restore()
-        end = start + duration
-        i = self._split(start)
-        j = self._split(end)
+        t = self._t
         r = self._r
+        i = bisect_right(t, start) - 1
+        j = bisect_left(t, end, i + 1)
+        if count and (r[i] if j - i == 1 else min(r[i:j])) < count:
+            raise PlannerError(
+                f"planner {self.rtype!r}: {count} units not free during [{start}, {end})"
+            )
+        if self._tracked:
+            self._restore()
+        if t[i] != start:
+            i += 1
+            t.insert(i, start)
+            r.insert(i, r[i - 1])
+            j += 1
+        if j == len(t) or t[j] != end:
+            t.insert(j, end)
+            r.insert(j, r[j - 1])
         if count:
-            for k in range(i, j):
-                r[k] -= count
-        self._rekey(i, j)
+            if j - i == 1:
+                r[i] -= count
+            else:
+                for k in range(i, j):
+                    r[k] -= count
+        if self._stale:
+            self._rekey(i, j)
         refs = self._refs
         refs[start] = refs.get(start, 0) + 1
         refs[end] = refs.get(end, 0) + 1
         sid = self._next
-        self._next += 1
+        self._next = sid + 1
         self._spans[sid] = (start, end, count)
         return sid
 

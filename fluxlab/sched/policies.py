@@ -130,19 +130,19 @@ class MatchPolicy:
         self.name = name or self.name
         self.exclusive_types: set[str] = set()
         self.subsystems: list[str] = []
+        self.dom = "error"
         # subsystem -> anchor type -> prune types (in insertion order of types)
         self.pruning: dict[str, dict[str, list[str]]] = {}
         self.pruning_total: dict[str, set[str]] = {}
+        self.pruning_version = 0
         self.type_order = None
 
     # -- subsystems ----------------------------------------------------------
     def add_subsystem(self, s: str) -> None:
         if s not in self.subsystems:
             self.subsystems.append(s)
-
-    @property
-    def dom(self) -> str:
-        return self.subsystems[0] if self.subsystems else "error"
+        #: the dominant subsystem (the first added)
+        self.dom = self.subsystems[0]
 
     # -- pruning types --------------------------------------------------------
     def _sorted(self, items) -> list[str]:
@@ -163,6 +163,7 @@ class MatchPolicy:
             self.set_pruning_type(s, "*" if hi == "ALL" else hi, lo)
 
     def set_pruning_type(self, s: str, anchor: str, prune: str) -> None:
+        self.pruning_version += 1
         m = self.pruning.setdefault(s, {})
         if anchor == "*":
             for k in m:

@@ -91,13 +91,14 @@ class DFUMatcher:
         self.errno: str | None = None
         self.preorder = 0
         self.postorder = 0
-        self.task_labels: list[str] = []
         # edges marked by the current selection, by source vertex, so the
         # update walk need not scan every out-edge of a wide vertex
         self.marked: dict[int, list[int]] = {}
         self.marked_seq = -1
-        # optional listener told about state changes (the indexed fast path)
+        # optional listener told about state changes (the indexed fast path);
+        # ``on_touch(v)``, when set, hears of every vertex a job took or freed
         self.observer = None
+        self.on_touch = None
         # time window of every job holding resources: jobid -> (at, end, reserved)
         self._job_windows: dict[int, tuple[int, int, bool]] = {}
         self._ends: list[tuple[int, int]] = []

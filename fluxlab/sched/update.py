@@ -6,7 +6,7 @@ first, in graph order), and for every vertex with an exclusive allocation
 below it:
 
 * adds a span to the vertex planner (exclusive vertices only),
-* tags the vertex with the job id and adds an exclusivity-checker span,
+* tags the vertex with the job id and the job's time window,
 * adds a span to its pruning filter holding the units used below it,
 * writes the vertex (and the edge into it) to the match writer.
 
@@ -26,6 +26,9 @@ from fluxlab.sched.traverser import AT_ALLOC, AT_NO_ALLOC, AT_RESERVE, DFUMatche
 
 __all__ = ["DFUUpdater"]
 
+# writer indentation by depth, as resource-query prints it
+_PREFIX = ["      " + "---" * i for i in range(64)]
+
 
 class DFUUpdater(DFUMatcher):
     """Select plus update, cancel and graph-change operations."""
@@ -33,11 +36,8 @@ class DFUUpdater(DFUMatcher):
     level = 0
 
     # -- job windows ---------------------------------------------------------------
-    def _windows(self) -> dict[int, tuple[int, int, bool]]:
-        return self._job_windows
-
     def _record_window(self, meta) -> None:
-        w = self._windows()
+        w = self._job_windows
         jobid = meta.jobid
         if jobid in w:
             self.forget_job(jobid)
@@ -51,7 +51,7 @@ class DFUUpdater(DFUMatcher):
 
     def forget_job(self, jobid: int) -> None:
         """Drop the time window of a job that no longer holds anything."""
-        w = self._windows()
+        w = self._job_windows
         ent = w.pop(jobid, None)
         if ent is not None and ent[2]:
             self._n_reserved -= 1
@@ -62,7 +62,7 @@ class DFUUpdater(DFUMatcher):
         Then "free during ``[now, now+d)``" means "held by no job" for every
         vertex, which is what the indexed fast path relies on.
         """
-        w = self._windows()
+        w = self._job_windows
         if not w:
             return True
         if self._n_reserved:
@@ -88,7 +88,7 @@ class DFUUpdater(DFUMatcher):
         return True
 
     def _prefix(self) -> str:
-        return "      " + "---" * self.level
+        return _PREFIX[self.level] if self.level < len(_PREFIX) else "      " + "---" * self.level
 
     def _modify_traversal(self, u: int, shadow: bool) -> bool:
         return shadow or self.g.vtype[u] in self.policy.exclusive_types
@@ -108,6 +108,8 @@ class DFUUpdater(DFUMatcher):
     def _update_walk(self, root, writers, meta, needs, x, full) -> int:
         self.reset_color()
         self.level = 0
+        self._uvis = self._visited(self.policy.dom)
+        self._prune_set = self.policy.pruning_total.get(self.policy.dom, set())
         shadow = self._modify_traversal(root, False)
         n = self._upd_dfv(root, writers, needs, x, meta, full, {}, shadow, False)
         if n > 0:
@@ -126,7 +128,7 @@ class DFUUpdater(DFUMatcher):
         mod = shadow or g.vtype[u] in pol.exclusive_types
         excl = excl or mod
         self.level += 1
-        vis = self._visited(dom)
+        vis = self._uvis
         epoch = self.epoch
         vis[u] = epoch
         n_plans = 0
@@ -134,12 +136,15 @@ class DFUUpdater(DFUMatcher):
         seq = self.seq
         esub, etgt, e_seq = g.esub, g.etgt, g.e_seq
         if mod or self.marked_seq != seq:
-            edges = list(g.out[u])
+            edges = g.out[u]
         else:
             # out-edge lists are in increasing edge order, so sorting the
             # marked ones keeps the walk (and the output) in graph order
-            lst = self.marked.get(u)
-            edges = sorted(set(lst)) if lst else ()
+            edges = self.marked.get(u)
+            if edges is None:
+                edges = ()
+            elif len(edges) > 1:
+                edges = sorted(set(edges))
         for e in edges:
             if esub[e] != dom:
                 continue
@@ -148,13 +153,16 @@ class DFUUpdater(DFUMatcher):
                 continue
             if e_seq[e] != seq and not mod:
                 continue
-            x = bool(g.e_excl[e]) or mod
-            cneeds = g.size[tgt] if mod else g.e_needs[e]
-            nsub = self._upd_dfv(tgt, writers, cneeds, x, meta, full, dfu, mod, excl)
+            if mod:
+                nsub = self._upd_dfv(tgt, writers, g.size[tgt], True, meta, full, dfu, mod, excl)
+            else:
+                x = g.e_excl[e] != 0
+                nsub = self._upd_dfv(tgt, writers, g.e_needs[e], x, meta, full, dfu, mod, excl)
             if nsub > 0:
                 if pol.stop_on_k > 0:
                     self._upd_by_outedges(dom, meta, u, e)
-                writers.emit_edg(self._prefix(), g, e)
+                lv = self.level
+                writers.emit_edg(_PREFIX[lv] if lv < 64 else self._prefix(), g, e)
                 n_plans += nsub
         return self._upd_sched(u, writers, dom, needs, excl, n_plans, meta, full, dfu, to_parent)
 
@@ -202,10 +210,11 @@ class DFUUpdater(DFUMatcher):
                         d[meta.jobid] = span
             if n > 0:
                 self._upd_meta(u, s, needs, excl, meta, dfu, to_parent)
-                if self.observer is not None:
-                    self.observer.touched(u)
+                if self.on_touch is not None:
+                    self.on_touch(u)
         if n > 0:
-            writers.emit_vtx(self._prefix(), g, u, needs, excl)
+            lv = self.level
+            writers.emit_vtx(_PREFIX[lv] if lv < 64 else self._prefix(), g, u, needs, excl)
         self.level -= 1
         return n
 
@@ -215,18 +224,17 @@ class DFUUpdater(DFUMatcher):
         tags = g.tags[u]
         if tags is None:
             tags = g.tags[u] = {}
-        tags[jobid] = jobid
-        g.add_job_vertex(jobid, u)
-        span = g.x_checker(u).add_span(meta.at, meta.duration, 1)
-        xs = g.xspans[u]
-        if xs is None:
-            xs = g.xspans[u] = {}
-        xs[jobid] = span
+        tags[jobid] = (meta.at, meta.at + meta.duration)
+        held = g.by_jobid.get(jobid)
+        if held is None:
+            g.by_jobid[jobid] = {u}
+        else:
+            held.add(u)
         sp = g.subplans[u]
         p = sp.get(s) if sp else None
         if p is not None and dfu:
             try:
-                mspan = p.add_span(meta.at, meta.duration, p.counts_for(dfu))
+                mspan = p.add_span(meta.at, meta.duration, [dfu.get(t, 0) for t in p.types])
             except PlannerError as exc:
                 self.err += f"upd_agfilter: planner_multi_add_span returned -1.\n{exc}\n"
             else:
@@ -234,10 +242,13 @@ class DFUUpdater(DFUMatcher):
                 if j2s is None:
                     j2s = g.job2span[u] = {}
                 j2s[jobid] = mspan
+        prune = self._prune_set
         t = g.vtype[u]
-        self._accum(s, t, g.size[u] if excl else g.size[u] - needs, to_parent)
+        if t in prune:
+            to_parent[t] = to_parent.get(t, 0) + (g.size[u] if excl else g.size[u] - needs)
         for k, v in dfu.items():
-            self._accum(s, k, v, to_parent)
+            if k in prune:
+                to_parent[k] = to_parent.get(k, 0) + v
 
     # -- cancel ---------------------------------------------------------------------
     def remove_job(self, jobid: int) -> int:
@@ -264,16 +275,13 @@ class DFUUpdater(DFUMatcher):
                 stop = True
             else:
                 del tags[jobid]
-                xs = g.xspans[v]
-                if xs and jobid in xs:
-                    g.xchk[v].rem_span(xs.pop(jobid))
         if not stop:
             self._mod_agfilter(v, jobid, dom, mode, mod)
         self._mod_plan(v, jobid, mode, mod)
         if mode != "PARTIAL":
             g.remove_job_vertex(jobid, v)
-        if self.observer is not None:
-            self.observer.touched(v)
+        if self.on_touch is not None:
+            self.on_touch(v)
         return 0
 
     def _mod_agfilter(self, v, jobid, s, mode, mod) -> None:
@@ -357,14 +365,12 @@ class DFUUpdater(DFUMatcher):
             p = sp.get(self.policy.dom)
             if p is not None:
                 p.reset()
-        for store in (g.tags, g.xspans, g.job2span, g.allocs, g.resvs):
+        for store in (g.tags, g.job2span, g.allocs, g.resvs):
             d = store[v]
             if d:
                 for jobid in list(d):
                     g.remove_job_vertex(jobid, v)
                 store[v] = None
-        if g.xchk[v] is not None:
-            g.xchk[v].reset()
         if self.observer is not None:
             self.observer.invalidate()
 
