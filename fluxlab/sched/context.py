@@ -47,7 +47,7 @@ SUBSYSTEM_SETS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class JobInfo:
     """A job the session matched: state ``ALLOCATED``/``RESERVED``/``CANCELED``."""
 
@@ -58,7 +58,7 @@ class JobInfo:
     overhead: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class MatchResult:
     """Outcome of one match: written resources and the INFO fields."""
 

@@ -41,9 +41,9 @@ dropped when they surface.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from heapq import heapify, heappop, heappush
 
+from fluxlab.sched.fastlive import IDLE, LiveIndex
 from fluxlab.sched.fastplan import (
     CONTAINER,
     INNER,
@@ -79,14 +79,9 @@ class FastIndex:
         self.g = trav.g
         self.layout: Layout | None = None
         self.gen = 0
-        self._orders: dict[int, list[tuple[int, int, int]]] = {}
+        self.live: LiveIndex | None = None
         self._heaps: dict[tuple, _Heap] = {}
         self._xheld: set[int] = set()
-        # availability bitmasks of leaves per (host, type), bit i for the
-        # i-th child in uniq-descending order; kept current by touched()
-        self._mask: dict[tuple[int, str], int] = {}
-        self._uqpos: list[int] = []
-        self._scdir: dict[tuple[int, str], int] = {}
         self.hits = 0
         self.misses = 0
         trav.observer = self
@@ -96,10 +91,7 @@ class FastIndex:
     def invalidate(self) -> None:
         """The graph changed shape: rebuild everything on next use."""
         self.layout = None
-        self._orders = {}
-        self._mask = {}
-        self._scdir = {}
-        self._uqpos = []
+        self.live = None
         self._drop_heaps()
         self.gen += 1
 
@@ -111,8 +103,11 @@ class FastIndex:
         lay = self.layout
         if lay is None or v >= len(lay.node_of):
             return
-        if self._mask and lay.role[v] == LEAF:
-            self._leaf_changed(v)
+        r = lay.role[v]
+        if r == LEAF:
+            self.live.leaf_changed(v)
+        elif r == NODE:
+            self.live.node_changed(v)
         if not self._heaps:
             return
         n = lay.node_of[v]
@@ -132,11 +127,11 @@ class FastIndex:
         lay = self.layout
         if lay is None:
             return
-        if self._mask:
-            role = lay.role
-            for v in vertices:
-                if v < len(role) and role[v] == LEAF:
-                    self._leaf_changed(v)
+        role = lay.role
+        live = self.live
+        for v in vertices:
+            if v < len(role) and role[v] == LEAF:
+                live.leaf_changed(v)
         if not self._heaps:
             return
         node_of = lay.node_of
@@ -152,18 +147,8 @@ class FastIndex:
 
     def weight_changed(self, e: int, old: int, new: int) -> None:
         """The update walk changed the weight of edge ``e``."""
-        g = self.g
-        lst = self._orders.get(g.esrc[e])
-        if lst is None:
-            return
-        c = g.etgt[e]
-        nuq = -g.uniq_id[c]
-        i = bisect_left(lst, (-old, nuq, c))
-        if i < len(lst) and lst[i][2] == c:
-            del lst[i]
-            insort(lst, (-new, nuq, c))
-        else:
-            del self._orders[g.esrc[e]]
+        if self.live is not None:
+            self.live.weight_changed(e, old, new)
 
     # -- entry point ----------------------------------------------------------------------
     def build(self) -> Layout:
@@ -171,6 +156,7 @@ class FastIndex:
         if self.layout is None:
             with bulk_build():
                 self.layout = Layout(self.g)
+                self.live = LiveIndex(self.layout, self.trav.policy.descending)
         return self.layout
 
     def plan_for(self, js):
@@ -222,17 +208,6 @@ class FastIndex:
         return True
 
     # -- shared helpers -------------------------------------------------------------------------
-    def _order(self, u: int) -> list[tuple[int, int, int]]:
-        lst = self._orders.get(u)
-        if lst is None:
-            g = self.g
-            w, uq, etgt = g.e_weight, g.uniq_id, g.etgt
-            lst = sorted(
-                (-w[e], -uq[etgt[e]], etgt[e]) for e in g.out[u] if g.esub[e] == "containment"
-            )
-            self._orders[u] = lst
-        return lst
-
     def _node_ok(self, node: int, plan) -> bool:
         g = self.g
         if plan.excl and g.tags[node]:
@@ -241,78 +216,6 @@ class FastIndex:
         if c is not None and not c.match(g.name[node], g.rank[node], g.props[node]):
             return False
         return g.vid[node] >= -1
-
-    def _leaf_changed(self, v: int) -> None:
-        g = self.g
-        key = (g.esrc[self.layout.pedge[v]], g.vtype[v])
-        m = self._mask.get(key)
-        if m is None:
-            return
-        bit = 1 << self._uqpos[v]
-        if not g.allocs[v] and not g.status[v] and not (g.drained and v in g.drained):
-            self._mask[key] = m | bit
-        else:
-            self._mask[key] = m & ~bit
-
-    def _avail(self, h: int, t: str) -> int:
-        """Availability mask of ``h``'s children of type ``t`` (built on first use)."""
-        key = (h, t)
-        m = self._mask.get(key)
-        if m is not None:
-            return m
-        g = self.g
-        lay = self.layout
-        desc = self.trav.policy.descending
-        _out, uq, sc = lay.lists(h, t, desc)
-        pos = self._uqpos
-        if len(pos) < len(g.vtype):
-            pos.extend([-1] * (len(g.vtype) - len(pos)))
-        allocs, status, drained = g.allocs, g.status, g.drained
-        m = 0
-        for i, v in enumerate(uq):
-            pos[v] = i
-            if not allocs[v] and not status[v] and not (drained and v in drained):
-                m |= 1 << i
-        self._mask[key] = m
-        if sc == uq:
-            self._scdir[key] = 1
-        elif sc == uq[::-1]:
-            self._scdir[key] = -1
-        else:
-            self._scdir[key] = 0
-        return m
-
-    def _take(self, h: int, t: str, k: int, limit: bool) -> list[int]:
-        """Up to ``k`` (all when 0) available ``t`` children of ``h``.
-
-        With ``limit`` in uniq-descending order (``first``'s exploration),
-        otherwise in score order.
-        """
-        m = self._avail(h, t)
-        uq = self.layout._lists[(h, t)][1]
-        found = []
-        if limit or self._scdir[(h, t)] == 1:
-            while m:
-                low = m & -m
-                found.append(uq[low.bit_length() - 1])
-                if len(found) == k:
-                    break
-                m ^= low
-        elif self._scdir[(h, t)] == -1:
-            while m:
-                i = m.bit_length() - 1
-                found.append(uq[i])
-                if len(found) == k:
-                    break
-                m ^= 1 << i
-        else:
-            pos = self._uqpos
-            for v in self.layout._lists[(h, t)][2]:
-                if (m >> pos[v]) & 1:
-                    found.append(v)
-                    if len(found) == k:
-                        break
-        return found
 
     def _collect(self, h: int, plan, limit: bool, descending: bool):
         """Free children of host ``h`` per leaf type, in score order.
@@ -327,11 +230,11 @@ class FastIndex:
         out = []
         for t, c in plan.leaves:
             if limit:
-                found = self._take(h, t, S * c, True)
+                found = self.live.take(h, t, S * c, True)
                 if len(found) > 1:
                     found.sort(key=g.vid.__getitem__, reverse=descending)
             else:
-                found = self._take(h, t, 0, False)
+                found = self.live.take(h, t, 0, False)
             q = len(found) // c
             if qual < 0 or q < qual:
                 qual = q
@@ -382,9 +285,7 @@ class FastIndex:
         plan = ctx.plan
         want = ctx.want
         is_host = ctx.is_host
-        order = self._orders.get(u)
-        if order is None:
-            order = self._order(u)
+        order = self.live.forder(ctx.filter, u)
         total = 0
         for _w, _u, c in order:
             r = role[c]
@@ -424,15 +325,16 @@ class FastIndex:
             t, c = plan.leaves[0]
             g = self.g
             k = plan.slots * c
-            m = self._mask.get((h, t))
+            live = self.live
+            m = live.mask.get((h, t))
             if m is None:
-                m = self._avail(h, t)
+                m = live.avail(h, t)
             if k == 1:
                 if not m:
                     return 0
                 found = [self.layout._lists[(h, t)][1][(m & -m).bit_length() - 1]]
             else:
-                found = self._take(h, t, k, True)
+                found = self.live.take(h, t, k, True)
             q = len(found) // c
             if not q:
                 return 0
@@ -485,7 +387,7 @@ class FastIndex:
             if first:
                 total = 0
                 host_set = self.layout.hosts(plan.types)[2]
-                for _w, _u, c in self._order(node):
+                for _w, _u, c in self.live.order(node):
                     if c not in host_set or not self._alive(c):
                         continue
                     q, lists = self._collect(c, plan, True, desc)
@@ -687,7 +589,17 @@ def _first(item) -> int:
 
 
 class _FirstCtx:
-    __slots__ = ("plan", "want", "descending", "centric", "found", "n", "base", "is_host")
+    __slots__ = (
+        "plan",
+        "want",
+        "descending",
+        "centric",
+        "found",
+        "n",
+        "base",
+        "is_host",
+        "filter",
+    )
 
     def __init__(self, plan, descending: bool, centric: bool):
         self.plan = plan
@@ -698,3 +610,4 @@ class _FirstCtx:
         self.n = 0
         self.base = 2
         self.is_host = plan.is_host
+        self.filter = IDLE if plan.kind == NODE_TOP and plan.excl else ("t", plan.leaves[0][0])

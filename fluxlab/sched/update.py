@@ -122,6 +122,15 @@ class DFUUpdater(DFUMatcher):
         return -1
 
     def _upd_dfv(self, u, writers, needs, excl, meta, full, to_parent, shadow, excl_parent):
+        """Commit ``u``'s marked subtree, children first; return the vertices recorded.
+
+        Per vertex (Fluxion's ``upd_sched``/``upd_meta``): an exclusive vertex
+        gets a planner span; a vertex with something recorded below it (or
+        itself exclusive) gets the job's tag and window, a span in its
+        pruning filter for the units used below it, and is written out.
+        Under ``stop_on_1_matches`` the weight of each edge taken is set to
+        the free units of its target's last pruning type.
+        """
         g = self.g
         pol = self.policy
         dom = pol.dom
@@ -131,7 +140,7 @@ class DFUUpdater(DFUMatcher):
         vis = self._uvis
         epoch = self.epoch
         vis[u] = epoch
-        n_plans = 0
+        n = 0
         dfu: dict[str, int] = {}
         seq = self.seq
         esub, etgt, e_seq = g.esub, g.etgt, g.e_seq
@@ -151,65 +160,58 @@ class DFUUpdater(DFUMatcher):
             tgt = etgt[e]
             if vis[tgt] == epoch:
                 continue
-            if e_seq[e] != seq and not mod:
-                continue
             if mod:
                 nsub = self._upd_dfv(tgt, writers, g.size[tgt], True, meta, full, dfu, mod, excl)
+            elif e_seq[e] != seq:
+                continue
             else:
                 x = g.e_excl[e] != 0
                 nsub = self._upd_dfv(tgt, writers, g.e_needs[e], x, meta, full, dfu, mod, excl)
             if nsub > 0:
                 if pol.stop_on_k > 0:
-                    self._upd_by_outedges(dom, meta, u, e)
+                    sp = g.subplans[tgt]
+                    p = sp.get(dom) if sp else None
+                    if p is not None:
+                        avail = p.planners[-1].avail_at(meta.now)
+                        if avail != 0 or p._lookup:
+                            new = avail if avail > 0 else 0
+                            old = g.e_weight[e]
+                            if new != old:
+                                g.e_weight[e] = new
+                                if self.observer is not None:
+                                    self.observer.weight_changed(e, old, new)
                 lv = self.level
                 writers.emit_edg(_PREFIX[lv] if lv < 64 else self._prefix(), g, e)
-                n_plans += nsub
-        return self._upd_sched(u, writers, dom, needs, excl, n_plans, meta, full, dfu, to_parent)
-
-    def _upd_by_outedges(self, s, meta, u, e) -> None:
-        g = self.g
-        tgt = g.etgt[e]
-        sp = g.subplans[tgt]
-        p = sp.get(s) if sp else None
-        if p is None:
-            return
-        avail = p.avail_at(meta.now, len(p) - 1)
-        if avail == 0 and p.span_size() == 0:
-            return
-        old = g.e_weight[e]
-        new = avail if avail > 0 else 0
-        if new != old:
-            g.e_weight[e] = new
-            if self.observer is not None:
-                self.observer.weight_changed(e, old, new)
-
-    def _upd_sched(self, u, writers, s, needs, excl, n, meta, full, dfu, to_parent):
-        g = self.g
-        if meta.alloc_type == AT_NO_ALLOC:
+                n += nsub
+        alloc_type = meta.alloc_type
+        if alloc_type == AT_NO_ALLOC:
             if excl:
                 n += 1
         else:
             if excl:
                 n += 1
                 if full:
+                    p = g.plans[u]
+                    if p is None:
+                        p = g.plan(u)
                     try:
-                        span = g.plan(u).add_span(meta.at, meta.duration, needs)
+                        span = p.add_span(meta.at, meta.duration, needs)
                     except PlannerError as exc:
                         self.err += f"upd_plan: planner_add_span returned -1.\n{exc}\n"
                         self.level -= 1
                         return n
-                    if meta.alloc_type == AT_ALLOC:
+                    if alloc_type == AT_ALLOC:
                         d = g.allocs[u]
                         if d is None:
                             d = g.allocs[u] = {}
                         d[meta.jobid] = span
-                    elif meta.alloc_type == AT_RESERVE:
+                    elif alloc_type == AT_RESERVE:
                         d = g.resvs[u]
                         if d is None:
                             d = g.resvs[u] = {}
                         d[meta.jobid] = span
             if n > 0:
-                self._upd_meta(u, s, needs, excl, meta, dfu, to_parent)
+                self._upd_meta(u, dom, needs, excl, meta, dfu, to_parent)
                 if self.on_touch is not None:
                     self.on_touch(u)
         if n > 0:
