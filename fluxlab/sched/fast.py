@@ -41,8 +41,7 @@ dropped when they surface.
 
 from __future__ import annotations
 
-from heapq import heapify, heappop, heappush
-
+from fluxlab.sched.fastheap import HeapSelect
 from fluxlab.sched.fastlive import IDLE, LiveIndex
 from fluxlab.sched.fastplan import (
     CONTAINER,
@@ -58,20 +57,8 @@ from fluxlab.sched.traverser import AT_ALLOC, AT_NO_ALLOC
 
 __all__ = ["FastIndex"]
 
-_MAX_HEAPS = 32
 
-
-class _Heap:
-    __slots__ = ("heap", "cur", "dirty", "units")
-
-    def __init__(self) -> None:
-        self.heap: list[tuple] = []
-        self.cur: dict[int, tuple | None] = {}
-        self.dirty: set[int] = set()
-        self.units: dict[int, list[int]] = {}
-
-
-class FastIndex:
+class FastIndex(HeapSelect):
     """Observer of one traverser and fast selector for its matches."""
 
     def __init__(self, trav) -> None:
@@ -80,7 +67,7 @@ class FastIndex:
         self.layout: Layout | None = None
         self.gen = 0
         self.live: LiveIndex | None = None
-        self._heaps: dict[tuple, _Heap] = {}
+        self._heaps: dict[tuple, object] = {}  # plan signature -> heap (fastheap)
         self._xheld: set[int] = set()
         self.hits = 0
         self.misses = 0
@@ -410,123 +397,6 @@ class FastIndex:
         for _score, lv in groups:
             leaves.extend(lv)
         return leaves
-
-    # -- exhaustive policies: per-plan heaps of candidate units ------------------------------
-    def _heap(self, plan) -> _Heap:
-        h = self._heaps.get(plan.sig)
-        if h is not None:
-            return h
-        if len(self._heaps) >= _MAX_HEAPS:
-            self._heaps.pop(next(iter(self._heaps)))
-        h = _Heap()
-        lay = self.layout
-        if not self._heaps:
-            self._xheld = {c for c in lay.containers if self.g.allocs[c]}
-        if plan.kind == NODE_TOP:
-            h.units = {n: [n] for n in lay.nodes}
-        else:
-            h.units = lay.hosts(plan.types)[1]
-        for units in h.units.values():
-            for u in units:
-                key = self._unit_key(u, plan)
-                h.cur[u] = key
-                if key is not None:
-                    h.heap.append((key, u))
-        heapify(h.heap)
-        self._heaps[plan.sig] = h
-        self.trav.on_touch = self.touched
-        return h
-
-    def _unit_key(self, u: int, plan):
-        """Sort key of unit ``u``'s best group, or None when it offers none."""
-        g = self.g
-        lay = self.layout
-        node = lay.node_of[u]
-        if not self._alive(node) or not self._node_ok(node, plan):
-            return None
-        if u != node and not self._alive(u):
-            return None
-        for a in lay.chain(u):
-            if not self._alive(a):
-                return None
-        pol = self.trav.policy
-        desc = pol.descending
-        if plan.kind == NODE_TOP:
-            if self._node_pick(u, plan, False, desc, 2) is None:
-                return None
-            score = g.vid[node] + 2
-        else:
-            qual, lists = self._collect(u, plan, False, desc)
-            if qual < 1:
-                return None
-            base = 2 + (lay.factor(node) if "node" in pol.factors else 0)
-            score = self._groups(plan, 1, lists, base)[0][0]
-        return (-score if desc else score, lay.pos[u])
-
-    def _sync(self, h: _Heap, plan) -> None:
-        if not h.dirty:
-            return
-        cur = h.cur
-        heap = h.heap
-        for n in h.dirty:
-            for u in h.units.get(n, ()):
-                key = self._unit_key(u, plan)
-                if key != cur.get(u):
-                    cur[u] = key
-                    if key is not None:
-                        heappush(heap, (key, u))
-        h.dirty.clear()
-        if len(heap) > 4 * len(cur) + 64:
-            heap[:] = [(k, u) for u, k in cur.items() if k is not None]
-            heapify(heap)
-
-    def _select_heap(self, plan, meta):
-        h = self._heap(plan)
-        self._sync(h, plan)
-        heap, cur = h.heap, h.cur
-        lay = self.layout
-        pol = self.trav.policy
-        desc = pol.descending
-        centric = "node" in pol.factors
-        k = plan.count
-        popped = []
-        chosen = []
-        nxt: list[tuple] = []  # further groups of popped hosts
-        cache: dict[int, list] = {}
-        try:
-            while len(chosen) < k:
-                while heap and cur.get(heap[0][1]) != heap[0][0]:
-                    heappop(heap)
-                top = heap[0] if heap else None
-                if nxt and (top is None or (nxt[0][0], nxt[0][1]) < top[0]):
-                    _k, _p, i, u = heappop(nxt)
-                    groups = cache[u]
-                else:
-                    if top is None:
-                        return None
-                    key, u = heappop(heap)
-                    popped.append((key, u))
-                    cur[u] = None
-                    i = 0
-                    node = lay.node_of[u]
-                    base = 2 + (lay.factor(node) if centric else 0)
-                    if plan.kind == NODE_TOP:
-                        chosen.append((key, 0, self._node_pick(u, plan, False, desc, base), u))
-                        continue
-                    qual, lists = self._collect(u, plan, False, desc)
-                    groups = cache[u] = self._groups(plan, qual, lists, base)
-                score, leaves = groups[i]
-                chosen.append((key, i, leaves, u))
-                if i + 1 < len(groups):
-                    s2 = groups[i + 1][0]
-                    heappush(nxt, (-s2 if desc else s2, lay.pos[u], i + 1, u))
-            return chosen
-        finally:
-            # the chosen units are re-scored after the commit touches them;
-            # until then (or when nothing is committed) their keys still hold
-            for key, u in popped:
-                cur[u] = key
-                heappush(heap, (key, u))
 
     # -- marking --------------------------------------------------------------------------
     def _mark(self, plan, chosen) -> None:
