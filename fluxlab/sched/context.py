@@ -149,6 +149,8 @@ class ResourceQuery:
         self.perf_max = 0.0
         self.perf_accum = 0.0
         self.known_types = self.graph.types.names()
+        # bumped by attach/remove: what can *ever* be satisfied may change
+        self.graph_version = 0
 
     # -- matching -------------------------------------------------------------
     def parse(self, jobspec) -> Jobspec:
@@ -319,6 +321,7 @@ class ResourceQuery:
         g.adjust_nodes_up(sum(g.size[v] for v in added if g.vtype[v] == "node" and not g.status[v]))
         self.known_types = self.graph.types.names()
         self.traverser.initialize()
+        self.graph_version += 1
 
     def remove(self, target: str, is_path: bool) -> None:
         """Shrink: remove the subgraph at a path, or the vertices of ranks."""
@@ -337,6 +340,7 @@ class ResourceQuery:
                 raise GraphError(trav.err or "can't remove subgraph")
         trav.err = ""
         trav.initialize()
+        self.graph_version += 1
 
     def find(self, criteria: str):
         """Run ``find``; return the writer's JSON value (or text), or raise."""

@@ -59,6 +59,8 @@ class _Job:
     t_submit: float
     jobspec: object
     annotations: dict = field(default_factory=dict)
+    # matcher graph version the job was last found satisfiable on
+    sat_version: object = None
 
 
 class QueueManager:
@@ -127,7 +129,13 @@ class QueueManager:
         sat = self.matcher.match("satisfiability", jobspec, jobid=jobid, at=0)
         if not sat.satisfiable or sat.error:
             return [Decision("deny", jobid, note=(sat.error or "unsatisfiable request").strip())]
-        self._pending[jobid] = _Job(jobid, priority, t_submit, jobspec)
+        self._pending[jobid] = _Job(
+            jobid,
+            priority,
+            t_submit,
+            jobspec,
+            sat_version=getattr(self.matcher, "graph_version", None),
+        )
         self._order = None
         return []
 
@@ -193,10 +201,19 @@ class QueueManager:
         changed = False
         m = self.matcher
         try:
+            version = getattr(m, "graph_version", None)
             for job in queue:
                 reserve = len(reserved) < self.reservation_depth
-                op = "allocate_orelse_reserve" if reserve else "allocate_with_satisfiability"
+                if reserve:
+                    op = "allocate_orelse_reserve"
+                elif version is not None and job.sat_version == version:
+                    # known satisfiable on this graph: "busy" is the only failure
+                    op = "allocate"
+                else:
+                    op = "allocate_with_satisfiability"
                 res = m.match(op, job.jobspec, jobid=job.jobid, at=now, fmt=self.fmt)
+                if op == "allocate_with_satisfiability" and res.satisfiable:
+                    job.sat_version = version
                 if res.error and not res.matched:
                     del self._pending[job.jobid]
                     changed = True

@@ -110,3 +110,33 @@ def test_queue_depth_limits_a_pass():
 def test_bad_policy():
     with pytest.raises(SchedError):
         QueueManager("lifo", None)
+
+
+class _Spy:
+    """Records the match operations a queue asks of its matcher."""
+
+    def __init__(self, rq):
+        self.rq = rq
+        self.ops = []
+
+    def __getattr__(self, name):
+        return getattr(self.rq, name)
+
+    def match(self, op, *a, **kw):
+        self.ops.append(op)
+        return self.rq.match(op, *a, **kw)
+
+
+def test_blocked_job_known_satisfiable_skips_the_satisfiability_walk():
+    spy = _Spy(ResourceQuery(fake_nodes(4, 2), policy="first"))
+    q = QueueManager("fcfs", spy)
+    q.submit(1, 16, job(4, 100), 0)
+    q.submit(2, 16, job(4, 100), 1)
+    assert kinds(q.schedule(0)) == [("alloc", 1), ("annotate", 2)]
+    assert spy.ops[-1] == "allocate"  # job 2 was found satisfiable at submit
+    # once the graph shrinks, the next pass checks again and denies job 2
+    spy.rq.remove("/cluster0/node3", True)
+    spy.ops.clear()
+    d = q.schedule(10)
+    assert spy.ops == ["allocate_with_satisfiability"]
+    assert kinds(d) == [("deny", 2)]
