@@ -1,0 +1,142 @@
+"""Queue policies: fcfs, easy, conservative, hybrid."""
+
+from __future__ import annotations
+
+import pytest
+
+from fluxlab.sched import QueueManager, ResourceQuery, fake_nodes
+from fluxlab.sched.errors import SchedError
+
+
+def job(n, duration):
+    return {
+        "version": 1,
+        "resources": [
+            {
+                "type": "node",
+                "count": n,
+                "exclusive": True,
+                "with": [
+                    {
+                        "type": "slot",
+                        "count": 1,
+                        "label": "t",
+                        "with": [{"type": "core", "count": 1}],
+                    }
+                ],
+            }
+        ],
+        "tasks": [{"command": ["x"], "slot": "t", "count": {"per_slot": 1}}],
+        "attributes": {"system": {"duration": duration}},
+    }
+
+
+def setup(policy, **kw):
+    q = QueueManager(policy, ResourceQuery(fake_nodes(4, 2), policy="low"), **kw)
+    assert q.submit(1, 16, job(3, 100), 0) == []
+    q.submit(2, 16, job(4, 100), 1)
+    q.submit(3, 16, job(1, 50), 2)
+    q.submit(4, 16, job(1, 500), 3)
+    return q
+
+
+def kinds(decisions):
+    return [(d.kind, d.jobid) for d in decisions]
+
+
+def test_fcfs_blocks_behind_first_job():
+    q = setup("fcfs")
+    d = q.schedule(1000)
+    assert kinds(d) == [("alloc", 1), ("annotate", 2)]
+    assert d[1].annotations["sched"]["reason_pending"] == "insufficient resources"
+    assert q.pending() == [2, 3, 4]
+
+
+def test_easy_backfills_without_delaying_head():
+    q = setup("easy")
+    d = q.schedule(1000)
+    assert kinds(d) == [("alloc", 1), ("annotate", 2), ("alloc", 3), ("annotate", 4)]
+    assert d[1].annotations["sched"]["t_estimate"] == 1100
+    assert "t_estimate" not in d[3].annotations["sched"]
+    # reservations are dropped after the pass: the graph only holds running jobs
+    assert q.matcher.reservations == set()
+
+
+def test_conservative_reserves_every_blocked_job():
+    q = setup("conservative")
+    d = q.schedule(1000)
+    assert d[3].annotations["sched"]["t_estimate"] == 1200
+
+
+def test_hybrid_reservation_depth():
+    q = setup("hybrid", reservation_depth=1)
+    d = q.schedule(1000)
+    assert "t_estimate" not in d[3].annotations["sched"]
+
+
+def test_free_and_reschedule_and_annotation_dedup():
+    q = setup("fcfs")
+    q.schedule(1000)
+    assert q.schedule(1010) == []  # nothing changed, nothing re-sent
+    q.free(1)
+    d = q.schedule(1100)
+    assert d[0].kind == "alloc" and d[0].jobid == 2 and d[0].annotations == {"sched": None}
+    with pytest.raises(SchedError):
+        q.free(1)
+
+
+def test_prioritize_cancel_and_deny():
+    q = setup("fcfs")
+    q.prioritize([(4, 30)])
+    assert q.pending()[0] == 4
+    assert kinds(q.cancel(3)) == [("cancel", 3)]
+    assert q.cancel(3) == []
+    d = q.submit(9, 16, job(5, 10), 5)
+    assert kinds(d) == [("deny", 9)] and "unsatisfiable" in d[0].note
+    d = q.submit(10, 16, {"version": 1}, 5)
+    assert d[0].kind == "deny"
+    with pytest.raises(SchedError):
+        q.submit(4, 16, job(1, 1), 6)
+
+
+def test_queue_depth_limits_a_pass():
+    q = QueueManager("easy", ResourceQuery(fake_nodes(1, 1)), queue_depth=2)
+    for i in range(5):
+        q.submit(i, 16, job(1, 10), i)
+    d = q.schedule(0)
+    assert kinds(d) == [("alloc", 0), ("annotate", 1)]
+
+
+def test_bad_policy():
+    with pytest.raises(SchedError):
+        QueueManager("lifo", None)
+
+
+class _Spy:
+    """Records the match operations a queue asks of its matcher."""
+
+    def __init__(self, rq):
+        self.rq = rq
+        self.ops = []
+
+    def __getattr__(self, name):
+        return getattr(self.rq, name)
+
+    def match(self, op, *a, **kw):
+        self.ops.append(op)
+        return self.rq.match(op, *a, **kw)
+
+
+def test_blocked_job_known_satisfiable_skips_the_satisfiability_walk():
+    spy = _Spy(ResourceQuery(fake_nodes(4, 2), policy="first"))
+    q = QueueManager("fcfs", spy)
+    q.submit(1, 16, job(4, 100), 0)
+    q.submit(2, 16, job(4, 100), 1)
+    assert kinds(q.schedule(0)) == [("alloc", 1), ("annotate", 2)]
+    assert spy.ops[-1] == "allocate"  # job 2 was found satisfiable at submit
+    # once the graph shrinks, the next pass checks again and denies job 2
+    spy.rq.remove("/cluster0/node3", True)
+    spy.ops.clear()
+    d = q.schedule(10)
+    assert spy.ops == ["allocate_with_satisfiability"]
+    assert kinds(d) == [("deny", 2)]
