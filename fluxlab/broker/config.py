@@ -18,7 +18,7 @@ DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
     ("job-manager", "0", []),
     ("job-list", "0", []),
     ("job-info", "0", []),
-    ("sched-simple", "0", []),
+    ("sched", "0", []),
     ("job-exec", "0", []),
     ("exec", "all", []),
 ]

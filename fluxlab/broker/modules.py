@@ -31,6 +31,7 @@ MODULES: dict[str, str] = {
     "job-manager": "fluxlab.job.manager:JobManager",
     "job-list": "fluxlab.job.list_service:JobList",
     "sched-simple": "fluxlab.sched.simple:SchedSimple",
+    "sched": "fluxlab.sched.service:SchedModule",
     "resource": "fluxlab.resource.service:ResourceModule",
 }
 

@@ -41,7 +41,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("fluxlab.cli.cmd_cancel", "cancel jobs"),
     "queue": ("fluxlab.cli.cmd_queue", "enable, disable, start, stop the queue"),
     "resource": ("fluxlab.cli.cmd_resource", "list, show status, drain and undrain resources"),
+    "resource-query": (
+        "fluxlab.cli.cmd_resource_query",
+        "match jobspecs against a resource graph offline",
+    ),
 }
+
+
+#: commands whose arguments are passed through unparsed (``run_argv(argv, ctx)``)
+_PASSTHROUGH = {"resource-query"}
 
 
 class CommandError(Exception):
@@ -176,6 +184,13 @@ def run_command(argv: list[str], ctx: Context | None = None, prog: str = "fluxla
             f"{prog}: unknown command {name!r}; known commands: {', '.join(sorted(COMMANDS))}\n"
         )
         return 2
+    if only in _PASSTHROUGH and argv and argv[0] == only:
+        # tools with a command language of their own get their arguments verbatim
+        mod = importlib.import_module(COMMANDS[only][0])
+        try:
+            return int(mod.run_argv(argv[1:], ctx) or 0)
+        finally:
+            ctx.close()
     try:
         parser = _make_parser(prog, ctx.stdout, ctx.stderr, only)
         args = parser.parse_args(argv)
