@@ -1,9 +1,9 @@
 """``flux.resource``-style client calls: resource lists and status.
 
-:func:`resource_list` asks the scheduler (``sched.resource-status``) for
-``{all, down, allocated}``; when no scheduler is loaded (``ENOSYS``) it
-falls back to the ``resource`` module's ``resource.sched-status``, which
-has the same shape with nothing allocated.  :func:`resource_status` asks
+:func:`resource_list` asks the ``resource`` module
+(``resource.sched-status``) for ``{all, down}`` and the scheduler
+(``sched.resource-status``) for what is allocated (nothing when no scheduler
+is loaded).  :func:`resource_status` asks
 the ``resource`` module for its status and the list above for the
 allocated ranks.  Both return futures whose ``get()`` yields the listing
 objects of :mod:`fluxlab.resource.listing` (``SchedResourceList``,
@@ -34,23 +34,31 @@ FALLBACK_TOPIC = "resource.sched-status"
 
 
 class ResourceListFuture:
-    """The answer of :func:`resource_list` (scheduler first, then fallback)."""
+    """The answer of :func:`resource_list`.
+
+    Like current flux-core, the ``resource`` module (``resource.sched-status``)
+    is authoritative for *all* and *down* — it learns of drains and lost ranks
+    first — and the scheduler (``sched.resource-status``) adds what is
+    *allocated*; without a scheduler (``ENOSYS``) nothing is allocated.  Both
+    requests are sent at once.
+    """
 
     def __init__(self, h: Any):
         self._h = h
-        self.future = h.rpc(SCHED_TOPIC, nodeid=0)
-        self._fallback = False
+        self.future = h.rpc(FALLBACK_TOPIC, nodeid=0)
+        self.sched_future = h.rpc(SCHED_TOPIC, nodeid=0)
 
-    def _current(self, timeout: float | None):
-        """Wait for the answer, switching to the fallback on ENOSYS."""
+    def _current(self, timeout: float | None) -> dict:
+        payload = dict(self.future.get(timeout))
         try:
-            return self.future.get(timeout)
+            sched = self.sched_future.get(timeout)
         except FluxError as exc:
-            if exc.errno != errno.ENOSYS or self._fallback:
+            if exc.errno != errno.ENOSYS:
                 raise
-        self._fallback = True
-        self.future = self._h.rpc(FALLBACK_TOPIC, nodeid=0)
-        return self.future.get(timeout)
+            return payload
+        if sched.get("allocated") is not None:
+            payload["allocated"] = sched["allocated"]
+        return payload
 
     def get_payload(self, timeout: float | None = None) -> dict:
         """The raw ``{all, down, allocated}`` payload (R objects or null)."""
@@ -62,24 +70,20 @@ class ResourceListFuture:
 
     @property
     def source(self) -> str:
-        """The topic that answered (or is being asked)."""
-        return FALLBACK_TOPIC if self._fallback else SCHED_TOPIC
+        """Where *all*/*down* come from (the resource module)."""
+        return FALLBACK_TOPIC
 
     def then(self, cb: Callable[..., Any], *args: Any) -> ResourceListFuture:
-        """Call ``cb(self, *args)`` once the answer (from either topic) is in."""
+        """Call ``cb(self, *args)`` once both answers are in."""
+        left = {"n": 2}
 
-        def first(fut) -> None:
-            try:
-                fut.get(0)
-            except FluxError as exc:
-                if exc.errno == errno.ENOSYS and not self._fallback:
-                    self._fallback = True
-                    self.future = self._h.rpc(FALLBACK_TOPIC, nodeid=0)
-                    self.future.then(lambda _f: cb(self, *args))
-                    return
-            cb(self, *args)
+        def one(_fut) -> None:
+            left["n"] -= 1
+            if left["n"] == 0:
+                cb(self, *args)
 
-        self.future.then(first)
+        self.future.then(one)
+        self.sched_future.then(one)
         return self
 
 

@@ -245,7 +245,7 @@ def test_sched_status_fallback_and_python_api(inst4):
     assert str(st.drained) == "3" and str(st.avail) == "0-2" and str(st.online) == "0-3"
 
 
-def test_scheduler_answer_is_preferred(inst4, tmp_path):
+def test_allocations_come_from_the_scheduler(inst4, tmp_path):
     mod = tmp_path / "fakesched.py"
     mod.write_text(
         "from fluxlab.core.module import ServiceModule, request_handler\n"
@@ -266,7 +266,7 @@ def test_scheduler_answer_is_preferred(inst4, tmp_path):
     rpc(h, "module.load", {"name": str(mod)})
     rpc(h, "resource.drain", {"targets": "3", "reason": "r"})
     fut = resource_list(h)
-    assert str(fut.get().allocated.ranks) == "1,3" and fut.source == "sched.resource-status"
+    assert str(fut.get().allocated.ranks) == "1,3" and fut.source == "resource.sched-status"
     st = resource_status(h).get()
     assert (str(st.draining), str(st.drained), str(st.allocated)) == ("3", "", "1,3")
 
