@@ -92,6 +92,53 @@ def parse_options(args: list[str], conf: dict | None) -> dict[str, Any]:
     return opts
 
 
+class _CachingMatcher:
+    """A :class:`ResourceQuery` front that memoises per-jobspec work.
+
+    Bulk submissions hand the scheduler thousands of identical jobspecs — the
+    very same dict object, shared from job-ingest's validation cache — so the
+    Fluxion parse (a YAML compose) and the satisfiability answer are computed
+    once per jobspec object and graph version.  Entries keep their jobspec
+    alive, so an ``id()`` is never reused while it is a key.
+    """
+
+    def __init__(self, rq, size: int = 256):
+        self.rq = rq
+        self.size = size
+        self._parsed: dict[int, tuple[Any, Any]] = {}
+        self._sat: dict[tuple[int, int], Any] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.rq, name)
+
+    def parse(self, jobspec):
+        from fluxlab.sched.jobspec import Jobspec
+
+        if isinstance(jobspec, Jobspec):
+            return jobspec
+        hit = self._parsed.get(id(jobspec))
+        if hit is not None and hit[0] is jobspec:
+            return hit[1]
+        parsed = self.rq.parse(jobspec)
+        if len(self._parsed) >= self.size:
+            self._parsed.pop(next(iter(self._parsed)))
+        self._parsed[id(jobspec)] = (jobspec, parsed)
+        return parsed
+
+    def match(self, op, jobspec, *args, **kw):
+        if op != "satisfiability":
+            return self.rq.match(op, jobspec, *args, **kw)
+        key = (id(jobspec), self.rq.graph_version)
+        hit = self._sat.get(key)
+        if hit is not None and hit[0] is jobspec:
+            return hit[1]
+        res = self.rq.match(op, jobspec, *args, **kw)
+        if len(self._sat) >= self.size:
+            self._sat.pop(next(iter(self._sat)))
+        self._sat[key] = (jobspec, res)
+        return res
+
+
 class SchedModule(ServiceModule):
     name = "sched"
 
@@ -182,12 +229,14 @@ class SchedModule(ServiceModule):
             text, fmt = json.dumps(R["scheduling"]), "jgf"
         else:
             text, fmt = json.dumps(R), "rv1exec"
-        self.rq = ResourceQuery(
-            text,
-            load_format=fmt,
-            policy=o["policy"],
-            match_format=o["match-format"],
-            prune_filters=o["prune-filters"],
+        self.rq = _CachingMatcher(
+            ResourceQuery(
+                text,
+                load_format=fmt,
+                policy=o["policy"],
+                match_format=o["match-format"],
+                prune_filters=o["prune-filters"],
+            )
         )
         self.qm = QueueManager(
             o["queue-policy"],
@@ -264,7 +313,13 @@ class SchedModule(ServiceModule):
         (jobspec,) = unpack(msg, ("jobspec", dict))
         if self._need_graph(self.feasibility, msg):
             return None
-        res = self.rq.match("satisfiability", jobspec, jobid=0, at=0)
+        try:
+            parsed = self.rq.parse(jobspec)
+        except ValueError as e:
+            raise ServiceError(
+                errno.EINVAL, f"jobspec not understood by the scheduler: {e}"
+            ) from None
+        res = self.rq.match("satisfiability", parsed, jobid=0, at=0)
         if res.error:
             raise ServiceError(
                 errno.EINVAL, res.error.strip().removeprefix("match_allocate: ERROR: ")
@@ -287,6 +342,10 @@ class SchedModule(ServiceModule):
         if jobid in self.requests:
             raise ServiceError(errno.EEXIST, f"job {jobid} already has an alloc request")
         self.requests[jobid] = msg
+        try:
+            jobspec = self.rq.parse(jobspec)
+        except ValueError:
+            pass  # the queue manager denies it with the parser's message
         self._apply(self.qm.submit(jobid, priority, jobspec, t_submit))
         self._kick()
         return None
