@@ -553,32 +553,10 @@ class ResourceGraph:
 
     # -- export ----------------------------------------------------------------
     def to_networkx(self):
-        """A :class:`networkx.MultiDiGraph` copy (vertices keyed by ``uniq_id``)."""
-        import networkx as nx
+        """A :class:`networkx.MultiDiGraph` copy (see :func:`fluxlab.sched.export.to_networkx`)."""
+        from fluxlab.sched.export import to_networkx
 
-        g = nx.MultiDiGraph()
-        for v in self.vertices():
-            g.add_node(
-                self.uniq_id[v],
-                type=self.vtype[v],
-                basename=self.basename[v],
-                name=self.name[v],
-                id=self.vid[v],
-                rank=self.rank[v],
-                size=self.size[v],
-                unit=self.unit[v],
-                properties=dict(self.props[v] or {}),
-                status="down" if self.status[v] else "up",
-                paths=dict(self.paths[v]),
-            )
-        for e, alive in enumerate(self.e_alive):
-            if alive:
-                g.add_edge(
-                    self.uniq_id[self.esrc[e]],
-                    self.uniq_id[self.etgt[e]],
-                    subsystem=self.esub[e],
-                )
-        return g
+        return to_networkx(self)
 
     def validate(self, subsystem: str = CONTAINMENT) -> None:
         """Check the dominant subsystem is a tree hanging from its root.
