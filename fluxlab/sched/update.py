@@ -180,8 +180,9 @@ class DFUUpdater(DFUMatcher):
                                 g.e_weight[e] = new
                                 if self.observer is not None:
                                     self.observer.weight_changed(e, old, new)
-                lv = self.level
-                writers.emit_edg(_PREFIX[lv] if lv < 64 else self._prefix(), g, e)
+                if writers.wants_edges:
+                    lv = self.level
+                    writers.emit_edg(_PREFIX[lv] if lv < 64 else self._prefix(), g, e)
                 n += nsub
         alloc_type = meta.alloc_type
         if alloc_type == AT_NO_ALLOC:
