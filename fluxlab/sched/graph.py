@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from fluxlab.sched.errors import GraphError
-from fluxlab.sched.planner import INT64_MAX, Planner, PlannerMulti
+from fluxlab.sched.planner import PlannerMulti, SpanPlanner
 
 __all__ = [
     "CONTAINMENT",
@@ -140,7 +140,7 @@ class ResourceGraph:
         self.out: list[tuple[int, ...] | list[int]] = []
         self.inn: list[tuple[int, ...] | list[int]] = []
         # scheduling columns (lazy)
-        self.plans: list[Planner | None] = []
+        self.plans: list[SpanPlanner | None] = []
         self.allocs: list[dict[int, int] | None] = []
         self.resvs: list[dict[int, int] | None] = []
         # jobid -> (start, end) of every job holding the vertex or something
@@ -467,11 +467,11 @@ class ResourceGraph:
         p = self.plans[v]
         return self.size[v] if p is None else p.avail_during(at, duration)
 
-    def plan(self, v: int) -> Planner:
-        """Schedule planner of ``v`` (created on first use)."""
+    def plan(self, v: int) -> SpanPlanner:
+        """Schedule planner of ``v``'s own units (created on first use)."""
         p = self.plans[v]
         if p is None:
-            p = self.plans[v] = Planner(self.size[v], self.vtype[v], 0, INT64_MAX)
+            p = self.plans[v] = SpanPlanner(self.size[v], self.vtype[v])
         return p
 
     def x_busy(self, v: int, at: int, duration: int) -> bool:
