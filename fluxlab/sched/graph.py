@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from fluxlab.sched.errors import GraphError
-from fluxlab.sched.planner import PlannerMulti, SpanPlanner
+from fluxlab.sched.planner import PlannerMulti, spans_add, spans_avail, spans_find, spans_remove
 
 __all__ = [
     "CONTAINMENT",
@@ -140,12 +140,14 @@ class ResourceGraph:
         self.out: list[tuple[int, ...] | list[int]] = []
         self.inn: list[tuple[int, ...] | list[int]] = []
         # scheduling columns (lazy)
-        self.plans: list[SpanPlanner | None] = []
+        # a vertex's own units over time: ((span id, start, end, count), ...)
+        self.plans: list[tuple[tuple[int, int, int, int], ...] | None] = []
+        self.next_span = 0
         self.allocs: list[dict[int, int] | None] = []
         self.resvs: list[dict[int, int] | None] = []
-        # jobid -> (start, end) of every job holding the vertex or something
-        # below it (Fluxion's tags plus its exclusivity-checker planner)
-        self.tags: list[dict[int, tuple[int, int]] | None] = []
+        # jobid -> jobid of every job holding the vertex or something below
+        # it; with ``windows`` this is also Fluxion's exclusivity checker
+        self.tags: list[dict[int, int] | None] = []
         self.job2span: list[dict[int, int] | None] = []
         self.subplans: list[dict[str, PlannerMulti] | None] = []
         self.ephemeral: list[tuple[int, dict[str, str]] | None] = []
@@ -166,7 +168,10 @@ class ResourceGraph:
         self._by_name: dict[str, list[int]] | None = {}
         self.by_rank: dict[int, list[int]] = {}
         self.by_uniq: dict[int, int] = {}
-        self.by_jobid: dict[int, set[int]] = {}
+        # jobid -> {vertex: None} it holds (dicts of ints are never tracked by
+        # the cyclic GC), and jobid -> (start, end) of the job
+        self.by_jobid: dict[int, dict[int, None]] = {}
+        self.windows: dict[int, tuple[int, int]] = {}
         self.types = TypeOrder()
         self.graph_start = 0
         self.graph_end = 3153600000
@@ -464,15 +469,30 @@ class ResourceGraph:
 
     def avail(self, v: int, at: int, duration: int) -> int:
         """Units of ``v`` free during the window."""
-        p = self.plans[v]
-        return self.size[v] if p is None else p.avail_during(at, duration)
+        spans = self.plans[v]
+        return spans_avail(spans, self.size[v], at, duration) if spans else self.size[v]
 
-    def plan(self, v: int) -> SpanPlanner:
-        """Schedule planner of ``v``'s own units (created on first use)."""
-        p = self.plans[v]
-        if p is None:
-            p = self.plans[v] = SpanPlanner(self.size[v], self.vtype[v])
-        return p
+    def add_span(self, v: int, start: int, duration: int, count: int) -> int:
+        """Hold ``count`` units of ``v`` over the window; return the span id.
+
+        Raises
+        ------
+        PlannerError
+            For a bad window or when the units are not free.
+        """
+        sid = self.next_span
+        self.plans[v] = spans_add(
+            self.plans[v] or (), self.size[v], sid, start, duration, count, self.vtype[v]
+        )
+        self.next_span = sid + 1
+        return sid
+
+    def rem_span(self, v: int, sid: int) -> None:
+        self.plans[v] = spans_remove(self.plans[v] or (), sid, self.vtype[v]) or None
+
+    def span(self, v: int, sid: int) -> tuple[int, int, int]:
+        """``(start, end, count)`` of span ``sid`` of ``v``."""
+        return spans_find(self.plans[v] or (), sid, self.vtype[v])[1:]
 
     def x_busy(self, v: int, at: int, duration: int) -> bool:
         """True when some job holds ``v`` (or a descendant) during the window."""
@@ -480,7 +500,9 @@ class ResourceGraph:
         if not tags:
             return False
         end = at + duration
-        for s, e in tags.values():
+        windows = self.windows
+        for j in tags:
+            s, e = windows[j]
             if s < end and e > at:
                 return True
         return False
@@ -502,14 +524,19 @@ class ResourceGraph:
         self.nodes_up_count = self.nodes_up() + delta
 
     def add_job_vertex(self, jobid: int, v: int) -> None:
-        self.by_jobid.setdefault(jobid, set()).add(v)
+        held = self.by_jobid.get(jobid)
+        if held is None:
+            self.by_jobid[jobid] = {v: None}
+        else:
+            held[v] = None
 
     def remove_job_vertex(self, jobid: int, v: int) -> None:
-        s = self.by_jobid.get(jobid)
-        if s is not None:
-            s.discard(v)
-            if not s:
+        held = self.by_jobid.get(jobid)
+        if held is not None:
+            held.pop(v, None)
+            if not held:
                 del self.by_jobid[jobid]
+                self.windows.pop(jobid, None)
 
     # -- removal ---------------------------------------------------------------
     def remove_vertices(self, vertices: Iterable[int]) -> None:

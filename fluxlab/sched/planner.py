@@ -29,7 +29,16 @@ from collections.abc import Iterator, Sequence
 
 from fluxlab.sched.errors import PlannerError
 
-__all__ = ["INT64_MAX", "Planner", "PlannerMulti", "SpanPlanner"]
+__all__ = [
+    "INT64_MAX",
+    "Planner",
+    "PlannerMulti",
+    "SpanPlanner",
+    "spans_add",
+    "spans_avail",
+    "spans_find",
+    "spans_remove",
+]
 
 INT64_MAX = 2**63 - 1
 
@@ -327,14 +336,70 @@ class Planner:
         return f"Planner({self.rtype!r}, total={self.total}, spans={len(self._spans)})"
 
 
-class SpanPlanner:
-    """Planner of one vertex's own units: a few spans, no step function.
+Spans = tuple[tuple[int, int, int, int], ...]
 
-    A vertex (a core, a node held exclusively) carries one span per job
-    holding it, so scanning the spans answers every query faster than a
-    step function, and the object is a single dict (large graphs create one
-    per allocated vertex).  Same interface and errors as :class:`Planner`
-    for what vertex planners need.
+
+def spans_avail(spans: Spans, total: int, at: int, duration: int) -> int:
+    """Minimum units of ``total`` free over ``[at, at+duration)`` given ``spans``.
+
+    ``spans`` is a tuple of ``(id, start, end, count)``.  A vertex carries
+    one span per job holding it, so scanning them is cheaper than keeping a
+    step function, and a tuple of ints costs the cyclic garbage collector
+    nothing once it has seen it (large graphs hold one per allocated vertex).
+    """
+    end = at + duration
+    hits = [(s, e, c) for _i, s, e, c in spans if c and s < end and e > at]
+    if not hits:
+        return total
+    if len(hits) == 1:
+        return total - hits[0][2]
+    # sweep the overlapping spans: ends sort before starts at one instant
+    events = sorted(
+        [(max(s, at), 1, c) for s, _e, c in hits] + [(min(e, end), 0, -c) for _s, e, c in hits]
+    )
+    used = peak = 0
+    for _t, _kind, c in events:
+        used += c
+        if used > peak:
+            peak = used
+    return total - peak
+
+
+def spans_add(
+    spans: Spans, total: int, sid: int, start: int, duration: int, count: int, rtype: str = ""
+) -> Spans:
+    """``spans`` plus span ``sid``; the errors are :meth:`Planner.add_span`'s."""
+    end = start + duration
+    if start < 0 or duration < 1 or end > INT64_MAX:
+        raise PlannerError(f"planner {rtype!r}: invalid time window at={start} duration={duration}")
+    if count < 0 or count > total:
+        raise PlannerError(f"planner {rtype!r}: span count {count} out of range")
+    if count and spans and spans_avail(spans, total, start, duration) < count:
+        raise PlannerError(f"planner {rtype!r}: {count} units not free during [{start}, {end})")
+    return (*spans, (sid, start, end, count))
+
+
+def spans_find(spans: Spans, sid: int, rtype: str = "") -> tuple[int, int, int, int]:
+    """The ``(id, start, end, count)`` of span ``sid``."""
+    for sp in spans:
+        if sp[0] == sid:
+            return sp
+    raise PlannerError(f"planner {rtype!r}: unknown span {sid}")
+
+
+def spans_remove(spans: Spans, sid: int, rtype: str = "") -> Spans:
+    """``spans`` without span ``sid``."""
+    out = tuple(sp for sp in spans if sp[0] != sid)
+    if len(out) == len(spans):
+        raise PlannerError(f"planner {rtype!r}: unknown span {sid}")
+    return out
+
+
+class SpanPlanner:
+    """:class:`Planner`'s interface over the ``spans_*`` functions.
+
+    The graph stores vertex planners as bare span tuples; this wrapper is
+    the same thing as an object (for tests and callers outside the graph).
     """
 
     __slots__ = ("total", "rtype", "_spans", "_next")
@@ -344,91 +409,42 @@ class SpanPlanner:
             raise PlannerError(f"planner for {rtype!r}: negative total {total}")
         self.total = total
         self.rtype = rtype
-        self._spans: dict[int, tuple[int, int, int]] = {}
+        self._spans: Spans = ()
         self._next = 0
 
     def avail_at(self, at: int) -> int:
         """Units free at instant ``at``."""
-        used = 0
-        for s, e, c in self._spans.values():
-            if s <= at < e:
-                used += c
-        return self.total - used
+        return self.total - sum(c for _i, s, e, c in self._spans if s <= at < e)
 
     def avail_during(self, at: int, duration: int) -> int:
         """Minimum units free over ``[at, at+duration)``."""
-        spans = self._spans
-        if not spans:
-            return self.total
-        end = at + duration
-        hits = [(s, e, c) for s, e, c in spans.values() if c and s < end and e > at]
-        if not hits:
-            return self.total
-        if len(hits) == 1:
-            return self.total - hits[0][2]
-        # sweep the overlapping spans: ends sort before starts at one instant
-        events = sorted(
-            [(max(s, at), 1, c) for s, _e, c in hits] + [(min(e, end), 0, -c) for _s, e, c in hits]
-        )
-        used = peak = 0
-        for _t, _kind, c in events:
-            used += c
-            if used > peak:
-                peak = used
-        return self.total - peak
+        return spans_avail(self._spans, self.total, at, duration)
 
     def add_span(self, start: int, duration: int, count: int) -> int:
         """Occupy ``count`` units over ``[start, start+duration)``; return the span id."""
-        end = start + duration
-        if start < 0 or duration < 1 or end > INT64_MAX:
-            raise PlannerError(
-                f"planner {self.rtype!r}: invalid time window at={start} duration={duration}"
-            )
-        if count < 0 or count > self.total:
-            raise PlannerError(f"planner {self.rtype!r}: span count {count} out of range")
-        if count and self.avail_during(start, duration) < count:
-            raise PlannerError(
-                f"planner {self.rtype!r}: {count} units not free during [{start}, {end})"
-            )
         sid = self._next
+        self._spans = spans_add(self._spans, self.total, sid, start, duration, count, self.rtype)
         self._next = sid + 1
-        self._spans[sid] = (start, end, count)
         return sid
 
     def rem_span(self, span_id: int) -> None:
-        if self._spans.pop(span_id, None) is None:
-            raise PlannerError(f"planner {self.rtype!r}: unknown span {span_id}")
-
-    def _span(self, span_id: int) -> tuple[int, int, int]:
-        try:
-            return self._spans[span_id]
-        except KeyError:
-            raise PlannerError(f"planner {self.rtype!r}: unknown span {span_id}") from None
+        self._spans = spans_remove(self._spans, span_id, self.rtype)
 
     def span_count(self, span_id: int) -> int:
-        return self._span(span_id)[2]
+        return spans_find(self._spans, span_id, self.rtype)[3]
 
     def span_start(self, span_id: int) -> int:
-        return self._span(span_id)[0]
+        return spans_find(self._spans, span_id, self.rtype)[1]
 
     def span_duration(self, span_id: int) -> int:
-        s = self._span(span_id)
-        return s[1] - s[0]
-
-    def has_span(self, span_id: int) -> bool:
-        return span_id in self._spans
-
-    def span_ids(self) -> list[int]:
-        return list(self._spans)
+        sp = spans_find(self._spans, span_id, self.rtype)
+        return sp[2] - sp[1]
 
     def __len__(self) -> int:
         return len(self._spans)
 
     def reset(self) -> None:
-        self._spans.clear()
-
-    def __repr__(self) -> str:
-        return f"SpanPlanner({self.rtype!r}, total={self.total}, spans={len(self._spans)})"
+        self._spans = ()
 
 
 class PlannerMulti:
