@@ -139,6 +139,10 @@ class Layout:
             if vtype[u] == "node" or any(c in has_node for c in kids.get(u, ())):
                 has_node.add(u)
         for u in order:
+            if sizes[u] != 1:
+                # "held by a job" would not mean "no units free"
+                self.why = f"vertex {g.name[u]!r} has size {sizes[u]}"
+                return
             e = pedge[u]
             parent_node = node_of[g.esrc[e]] if e >= 0 else -1
             if vtype[u] == "node":
