@@ -15,9 +15,10 @@ Graphs are generated (``fake_nodes``) as ``cluster -> node[N] -> core[32]``
 gpu[2]`` (variant ``sockets``, 48 cores and 4 GPUs a node).
 
 *Load*: in a fresh process, CPU seconds to build the graph and set up a
-``ResourceQuery`` (pruning filters, fast-path layout), for the generator
-and for the equivalent GRUG GraphML recipe, plus the process's VmRSS
-afterwards (``/proc/self/status``; the interpreter alone is about 17 MB).
+``ResourceQuery`` (pruning filters, fast-path layout), for the generator,
+the equivalent GRUG GraphML recipe and the graph's JGF, plus the process's
+VmRSS afterwards (``/proc/self/status``; the interpreter alone is about
+17 MB; for JGF the JSON text itself is resident too).
 
 *Match*: for each policy and job shape, a fresh session matches the job
 ``--matches`` times with ``allocate``.  Allocations accumulate; once the
@@ -54,6 +55,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from fluxlab.sched.context import ResourceQuery  # noqa: E402
+from fluxlab.sched.export import to_jgf  # noqa: E402
 from fluxlab.sched.readers.grug import make_recipe  # noqa: E402
 from fluxlab.sched.readers.local import fake_nodes  # noqa: E402
 
@@ -134,10 +136,14 @@ def _capacity(variant: str, nodes: int, job: str) -> int:
 # -- child processes ----------------------------------------------------------------
 def child_load(variant: str, nodes: int, loader: str, engine: str) -> dict:
     base = _rss_mb()
-    if loader == "grug":
-        text = _recipe(variant, nodes)
+    if loader in ("grug", "jgf"):
+        if loader == "grug":
+            text = _recipe(variant, nodes)
+        else:
+            text = json.dumps(to_jgf(fake_nodes(nodes, **VARIANTS[variant])))
+        base = _rss_mb()
         t0 = time.process_time()
-        rq = ResourceQuery(text, load_format="grug", engine=engine)
+        rq = ResourceQuery(text, load_format=loader, engine=engine)
         build = time.process_time() - t0
         init = None
     else:
@@ -284,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         for nodes in sizes:
             if not a.no_load:
-                for loader in ("generated", "grug"):
+                for loader in ("generated", "grug", "jgf"):
                     report["load"].append(
                         _run_child(["load", variant, str(nodes), loader, a.engine])
                     )
