@@ -28,6 +28,9 @@ succeeds.  Each ``ResourceQuery.match`` call (parse excluded: jobs are
 parsed once, as a queue does; the result is written in ``--format``,
 ``simple`` like ``resource-query``) is timed with the thread's CPU clock,
 which a loaded machine does not distort; wall-clock rates are reported too.
+The first match of each run builds the per-request indexes and is reported
+on its own (``first_match_ms``); median, p99 and ``matches_per_s`` cover
+the others, ``matches_per_s_incl_first`` all of them.
 Before timing, ``gc.collect()`` moves the freshly built graph out of the
 young garbage-collector generations (a one-time cost a long-running
 scheduler pays once; ``--gc-freeze`` also freezes it, as a service should).
@@ -203,17 +206,22 @@ def child_match(variant, nodes, policy, job, n, fmt, engine, gc_freeze=False) ->
             live.append(res.jobid)
         else:
             failed += 1
-    cpu.sort()
-    total = sum(cpu)
+    # the first match of a shape builds the per-plan indexes (slot hosts,
+    # filters, candidate heaps): reported on its own, the rest is steady state
+    first = cpu[0]
+    rest = sorted(cpu[1:]) or [first]
+    total = sum(rest)
     fast = rq.traverser.fast
     out.update(
         {
             "matches": n,
             "failed": failed,
             "cancels": cancels,
-            "cpu_median_us": round(statistics.median(cpu) / 1000, 1),
-            "cpu_p99_us": round(cpu[min(len(cpu) - 1, int(len(cpu) * 0.99))] / 1000, 1),
-            "matches_per_s": round(n / (total / 1e9), 1),
+            "first_match_ms": round(first / 1e6, 2),
+            "cpu_median_us": round(statistics.median(rest) / 1000, 1),
+            "cpu_p99_us": round(rest[min(len(rest) - 1, int(len(rest) * 0.99))] / 1000, 1),
+            "matches_per_s": round(len(rest) / (total / 1e9), 1),
+            "matches_per_s_incl_first": round(n / (sum(cpu) / 1e9), 1),
             "wall_matches_per_s": round(n / (wall / 1e9), 1),
             "fast_path": None if fast is None else {"hits": fast.hits, "misses": fast.misses},
         }
