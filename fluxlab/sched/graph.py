@@ -586,36 +586,10 @@ class ResourceGraph:
         return to_networkx(self)
 
     def validate(self, subsystem: str = CONTAINMENT) -> None:
-        """Check the dominant subsystem is a tree hanging from its root.
+        """Check ``subsystem`` is a tree hanging from its root.
 
-        Raises
-        ------
-        GraphError
-            Naming the first vertex with two parents, a cycle, or a vertex
-            with a path but no way up to the root.
+        See :func:`fluxlab.sched.graphcheck.validate_tree`.
         """
-        root = self.roots.get(subsystem)
-        if root is None:
-            raise GraphError(f"graph has no root for subsystem {subsystem!r}")
-        seen: dict[int, int] = {root: -1}
-        stack = [root]
-        while stack:
-            u = stack.pop()
-            for e in self.out[u]:
-                if self.esub[e] != subsystem:
-                    continue
-                t = self.etgt[e]
-                if t in seen:
-                    raise GraphError(
-                        f"vertex {self.name[t]!r} (uniq_id {self.uniq_id[t]}) is reached twice "
-                        f"in subsystem {subsystem!r} (a cycle or a second parent "
-                        f"{self.name[u]!r})"
-                    )
-                seen[t] = u
-                stack.append(t)
-        for v in self.vertices():
-            if subsystem in self.paths[v] and v not in seen:
-                raise GraphError(
-                    f"vertex {self.name[v]!r} (path {self.paths[v][subsystem]!r}) is not "
-                    f"connected to the {subsystem} root"
-                )
+        from fluxlab.sched.graphcheck import validate_tree
+
+        validate_tree(self, subsystem)
