@@ -16,7 +16,7 @@ from fluxlab.resource.hostlist import Hostlist
 from fluxlab.sched.graph import CONTAINMENT, ResourceGraph
 from fluxlab.sched.writers import compress_ids
 
-__all__ = ["to_jgf", "to_rv1", "to_tree"]
+__all__ = ["to_jgf", "to_rv1", "to_tree", "to_networkx"]
 
 
 def _vertex_json(g: ResourceGraph, v: int) -> dict:
@@ -124,3 +124,35 @@ def to_tree(g: ResourceGraph, subsystem: str = CONTAINMENT, root: int | None = N
 
     walk(root, "", True, True)
     return "\n".join(lines) + "\n"
+
+
+def to_networkx(g: ResourceGraph):
+    """A :class:`networkx.MultiDiGraph` copy of ``g`` (vertices keyed by ``uniq_id``).
+
+    For inspection, export and tests; nothing in matching uses networkx.
+    """
+    import networkx as nx
+
+    out = nx.MultiDiGraph()
+    for v in g.vertices():
+        out.add_node(
+            g.uniq_id[v],
+            type=g.vtype[v],
+            basename=g.basename[v],
+            name=g.name[v],
+            id=g.vid[v],
+            rank=g.rank[v],
+            size=g.size[v],
+            unit=g.unit[v],
+            properties=dict(g.props[v] or {}),
+            status="down" if g.status[v] else "up",
+            paths=dict(g.paths[v]),
+        )
+    for e, alive in enumerate(g.e_alive):
+        if alive:
+            out.add_edge(
+                g.uniq_id[g.esrc[e]],
+                g.uniq_id[g.etgt[e]],
+                subsystem=g.esub[e],
+            )
+    return out

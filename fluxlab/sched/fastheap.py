@@ -28,13 +28,15 @@ _MAX_HEAPS = 32
 
 
 class _Heap:
-    __slots__ = ("heap", "cur", "dirty", "units")
+    __slots__ = ("heap", "cur", "dirty", "units", "unverified")
 
     def __init__(self) -> None:
         self.heap: list[tuple] = []
         self.cur: dict[int, tuple | None] = {}
         self.dirty: set[int] = set()
         self.units: dict[int, list[int]] = {}
+        # units whose key is only a promise: checked when they surface
+        self.unverified: set[int] = set()
 
 
 class HeapSelect:
@@ -51,15 +53,24 @@ class HeapSelect:
         if not self._heaps:
             self._xheld = {c for c in lay.containers if self.g.allocs[c]}
         if plan.kind == NODE_TOP:
+            # a node's key is its id whenever it fits at all: start from that
+            # promise and check a node only when it reaches the top
             h.units = {n: [n] for n in lay.nodes}
+            vid, pos = self.g.vid, lay.pos
+            sign = -1 if self.trav.policy.descending else 1
+            for n in lay.nodes:
+                key = (sign * (vid[n] + 2), pos[n])
+                h.cur[n] = key
+                h.heap.append((key, n))
+            h.unverified = set(lay.nodes)
         else:
             h.units = lay.hosts(plan.types)[1]
-        for units in h.units.values():
-            for u in units:
-                key = self._unit_key(u, plan)
-                h.cur[u] = key
-                if key is not None:
-                    h.heap.append((key, u))
+            for units in h.units.values():
+                for u in units:
+                    key = self._unit_key(u, plan)
+                    h.cur[u] = key
+                    if key is not None:
+                        h.heap.append((key, u))
         heapify(h.heap)
         self._heaps[plan.sig] = h
         return h
@@ -103,8 +114,10 @@ class HeapSelect:
             return
         cur = h.cur
         heap = h.heap
+        unverified = h.unverified
         for n in h.dirty:
             for u in h.units.get(n, ()):
+                unverified.discard(u)
                 key = self._unit_key(u, plan)
                 if key != cur.get(u):
                     cur[u] = key
@@ -131,8 +144,20 @@ class HeapSelect:
         live = self.live
         try:
             while len(chosen) < k:
-                while heap and cur.get(heap[0][1]) != heap[0][0]:
-                    heappop(heap)
+                while heap:
+                    key0, u0 = heap[0]
+                    if cur.get(u0) != key0:
+                        heappop(heap)
+                    elif u0 in h.unverified:
+                        h.unverified.discard(u0)
+                        real = self._unit_key(u0, plan)
+                        if real != key0:
+                            heappop(heap)
+                            cur[u0] = real
+                            if real is not None:
+                                heappush(heap, (real, u0))
+                    else:
+                        break
                 top = heap[0] if heap else None
                 if nxt and (top is None or (nxt[0][0], nxt[0][1]) < top[0]):
                     k0, pos, i, u = heappop(nxt)

@@ -48,6 +48,8 @@ class LiveIndex:
         self.counts: dict[tuple, list[int]] = {}
         self.forders: dict[tuple, dict[int, list[tuple[int, int, int]]]] = {}
         self.idle: bytearray | None = None
+        # filter deltas not yet carried up the tree: filter -> {vertex: delta}
+        self.pending: dict[tuple, dict[int, int]] = {}
 
     # -- leaves ------------------------------------------------------------------------
     def avail(self, h: int, t: str) -> int:
@@ -119,9 +121,14 @@ class LiveIndex:
         if was == now:
             return
         self.mask[key] = m | bit if now else m & ~bit
-        counts = self.counts.get(("t", t))
-        if counts is not None:
-            self._propagate(("t", t), counts, h, 1 if now else -1)
+        f = ("t", t)
+        if f in self.counts:
+            # a whole node changes at once under exclusive jobs: add the
+            # leaf deltas up per host and carry them up when next read
+            per = self.pending.get(f)
+            if per is None:
+                per = self.pending[f] = {}
+            per[h] = per.get(h, 0) + (1 if now else -1)
 
     # -- nodes ------------------------------------------------------------------------
     def node_changed(self, n: int) -> None:
@@ -148,8 +155,20 @@ class LiveIndex:
             self.orders[u] = lst
         return lst
 
+    def flush(self) -> None:
+        """Carry pending filter deltas up to the root."""
+        pending = self.pending
+        self.pending = {}
+        for f, per in pending.items():
+            counts = self.counts[f]
+            for v, delta in per.items():
+                if delta:
+                    self._propagate(f, counts, v, delta)
+
     def forder(self, f: tuple, u: int) -> list[tuple[int, int, int]]:
         """:meth:`order` restricted to children that pass filter ``f``."""
+        if self.pending:
+            self.flush()
         per = self.forders.get(f)
         if per is None:
             self._build_filter(f)

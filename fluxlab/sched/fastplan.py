@@ -89,7 +89,8 @@ class Layout:
         self.root = g.roots.get(CONTAINMENT, -1)
         self._hosts: dict[frozenset, tuple | None] = {}
         self._lists: dict[tuple[int, str], tuple[list[int], list[int], list[int]]] = {}
-        self._leafok: dict[str, bool] = {}
+        self._notleaf: set[str] = set()
+        self._ctypes: dict[int, frozenset] = {}
         self._factor: dict[int, int] = {}
         self._build()
 
@@ -130,11 +131,18 @@ class Layout:
                 kids[u] = ks
                 stack.extend(reversed(push))
         role, node_of = self.role, self.node_of
+        sizes = g.size
+        # types that are not always size-1 leaves below nodes
+        bad = self._notleaf
         has_node = set()
         for u in reversed(order):
             if vtype[u] == "node" or any(c in has_node for c in kids.get(u, ())):
                 has_node.add(u)
         for u in order:
+            if sizes[u] != 1:
+                # "held by a job" would not mean "no units free"
+                self.why = f"vertex {g.name[u]!r} has size {sizes[u]}"
+                return
             e = pedge[u]
             parent_node = node_of[g.esrc[e]] if e >= 0 else -1
             if vtype[u] == "node":
@@ -154,10 +162,14 @@ class Layout:
                 role[u] = OTHER
             n = node_of[u]
             if n >= 0:
+                if role[u] == INNER:
+                    bad.add(vtype[u])
                 for c in kids.get(u, ()):
                     if not out[c] and vtype[c] != "node":
                         node_of[c] = n
                         role[c] = LEAF
+                        if sizes[c] != 1:
+                            bad.add(vtype[c])
         if not self.nodes:
             self.why = "the graph has no node vertices"
             return
@@ -166,25 +178,14 @@ class Layout:
     # -- queries --------------------------------------------------------------------------
     def leaf_type_ok(self, t: str) -> bool:
         """True when every live ``t`` below a node is a size-1 leaf."""
-        ok = self._leafok.get(t)
-        if ok is None:
-            g = self.g
-            role = self.role
-            ok = True
-            for v in g.by_type.get(t, ()):
-                if not g.alive[v]:
-                    continue
-                if role[v] == LEAF and g.size[v] == 1:
-                    continue
-                if role[v] in (LEAF, INNER, NODE):
-                    ok = False
-                    break
-            self._leafok[t] = ok
-        return ok
+        return t not in self._notleaf and t != "node"
 
-    def child_types(self, u: int) -> set[str]:
-        vtype = self.g.vtype
-        return {vtype[c] for c in self.kids.get(u, ())}
+    def child_types(self, u: int) -> frozenset:
+        ct = self._ctypes.get(u)
+        if ct is None:
+            vtype = self.g.vtype
+            ct = self._ctypes[u] = frozenset(vtype[c] for c in self.kids.get(u, ()))
+        return ct
 
     def hosts(self, types: frozenset):
         """Slot hosts for ``types``: ``(hosts, per_node, is_host)`` or None.

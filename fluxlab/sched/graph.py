@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from fluxlab.sched.errors import GraphError
-from fluxlab.sched.planner import INT64_MAX, Planner, PlannerMulti
+from fluxlab.sched.planner import PlannerMulti, spans_add, spans_avail, spans_find, spans_remove
 
 __all__ = [
     "CONTAINMENT",
@@ -140,12 +140,14 @@ class ResourceGraph:
         self.out: list[tuple[int, ...] | list[int]] = []
         self.inn: list[tuple[int, ...] | list[int]] = []
         # scheduling columns (lazy)
-        self.plans: list[Planner | None] = []
+        # a vertex's own units over time: ((span id, start, end, count), ...)
+        self.plans: list[tuple[tuple[int, int, int, int], ...] | None] = []
+        self.next_span = 0
         self.allocs: list[dict[int, int] | None] = []
         self.resvs: list[dict[int, int] | None] = []
-        # jobid -> (start, end) of every job holding the vertex or something
-        # below it (Fluxion's tags plus its exclusivity-checker planner)
-        self.tags: list[dict[int, tuple[int, int]] | None] = []
+        # jobid -> jobid of every job holding the vertex or something below
+        # it; with ``windows`` this is also Fluxion's exclusivity checker
+        self.tags: list[dict[int, int] | None] = []
         self.job2span: list[dict[int, int] | None] = []
         self.subplans: list[dict[str, PlannerMulti] | None] = []
         self.ephemeral: list[tuple[int, dict[str, str]] | None] = []
@@ -166,7 +168,10 @@ class ResourceGraph:
         self._by_name: dict[str, list[int]] | None = {}
         self.by_rank: dict[int, list[int]] = {}
         self.by_uniq: dict[int, int] = {}
-        self.by_jobid: dict[int, set[int]] = {}
+        # jobid -> {vertex: None} it holds (dicts of ints are never tracked by
+        # the cyclic GC), and jobid -> (start, end) of the job
+        self.by_jobid: dict[int, dict[int, None]] = {}
+        self.windows: dict[int, tuple[int, int]] = {}
         self.types = TypeOrder()
         self.graph_start = 0
         self.graph_end = 3153600000
@@ -464,15 +469,30 @@ class ResourceGraph:
 
     def avail(self, v: int, at: int, duration: int) -> int:
         """Units of ``v`` free during the window."""
-        p = self.plans[v]
-        return self.size[v] if p is None else p.avail_during(at, duration)
+        spans = self.plans[v]
+        return spans_avail(spans, self.size[v], at, duration) if spans else self.size[v]
 
-    def plan(self, v: int) -> Planner:
-        """Schedule planner of ``v`` (created on first use)."""
-        p = self.plans[v]
-        if p is None:
-            p = self.plans[v] = Planner(self.size[v], self.vtype[v], 0, INT64_MAX)
-        return p
+    def add_span(self, v: int, start: int, duration: int, count: int) -> int:
+        """Hold ``count`` units of ``v`` over the window; return the span id.
+
+        Raises
+        ------
+        PlannerError
+            For a bad window or when the units are not free.
+        """
+        sid = self.next_span
+        self.plans[v] = spans_add(
+            self.plans[v] or (), self.size[v], sid, start, duration, count, self.vtype[v]
+        )
+        self.next_span = sid + 1
+        return sid
+
+    def rem_span(self, v: int, sid: int) -> None:
+        self.plans[v] = spans_remove(self.plans[v] or (), sid, self.vtype[v]) or None
+
+    def span(self, v: int, sid: int) -> tuple[int, int, int]:
+        """``(start, end, count)`` of span ``sid`` of ``v``."""
+        return spans_find(self.plans[v] or (), sid, self.vtype[v])[1:]
 
     def x_busy(self, v: int, at: int, duration: int) -> bool:
         """True when some job holds ``v`` (or a descendant) during the window."""
@@ -480,7 +500,9 @@ class ResourceGraph:
         if not tags:
             return False
         end = at + duration
-        for s, e in tags.values():
+        windows = self.windows
+        for j in tags:
+            s, e = windows[j]
             if s < end and e > at:
                 return True
         return False
@@ -502,14 +524,19 @@ class ResourceGraph:
         self.nodes_up_count = self.nodes_up() + delta
 
     def add_job_vertex(self, jobid: int, v: int) -> None:
-        self.by_jobid.setdefault(jobid, set()).add(v)
+        held = self.by_jobid.get(jobid)
+        if held is None:
+            self.by_jobid[jobid] = {v: None}
+        else:
+            held[v] = None
 
     def remove_job_vertex(self, jobid: int, v: int) -> None:
-        s = self.by_jobid.get(jobid)
-        if s is not None:
-            s.discard(v)
-            if not s:
+        held = self.by_jobid.get(jobid)
+        if held is not None:
+            held.pop(v, None)
+            if not held:
                 del self.by_jobid[jobid]
+                self.windows.pop(jobid, None)
 
     # -- removal ---------------------------------------------------------------
     def remove_vertices(self, vertices: Iterable[int]) -> None:
@@ -553,64 +580,16 @@ class ResourceGraph:
 
     # -- export ----------------------------------------------------------------
     def to_networkx(self):
-        """A :class:`networkx.MultiDiGraph` copy (vertices keyed by ``uniq_id``)."""
-        import networkx as nx
+        """A :class:`networkx.MultiDiGraph` copy (see :func:`fluxlab.sched.export.to_networkx`)."""
+        from fluxlab.sched.export import to_networkx
 
-        g = nx.MultiDiGraph()
-        for v in self.vertices():
-            g.add_node(
-                self.uniq_id[v],
-                type=self.vtype[v],
-                basename=self.basename[v],
-                name=self.name[v],
-                id=self.vid[v],
-                rank=self.rank[v],
-                size=self.size[v],
-                unit=self.unit[v],
-                properties=dict(self.props[v] or {}),
-                status="down" if self.status[v] else "up",
-                paths=dict(self.paths[v]),
-            )
-        for e, alive in enumerate(self.e_alive):
-            if alive:
-                g.add_edge(
-                    self.uniq_id[self.esrc[e]],
-                    self.uniq_id[self.etgt[e]],
-                    subsystem=self.esub[e],
-                )
-        return g
+        return to_networkx(self)
 
     def validate(self, subsystem: str = CONTAINMENT) -> None:
-        """Check the dominant subsystem is a tree hanging from its root.
+        """Check ``subsystem`` is a tree hanging from its root.
 
-        Raises
-        ------
-        GraphError
-            Naming the first vertex with two parents, a cycle, or a vertex
-            with a path but no way up to the root.
+        See :func:`fluxlab.sched.graphcheck.validate_tree`.
         """
-        root = self.roots.get(subsystem)
-        if root is None:
-            raise GraphError(f"graph has no root for subsystem {subsystem!r}")
-        seen: dict[int, int] = {root: -1}
-        stack = [root]
-        while stack:
-            u = stack.pop()
-            for e in self.out[u]:
-                if self.esub[e] != subsystem:
-                    continue
-                t = self.etgt[e]
-                if t in seen:
-                    raise GraphError(
-                        f"vertex {self.name[t]!r} (uniq_id {self.uniq_id[t]}) is reached twice "
-                        f"in subsystem {subsystem!r} (a cycle or a second parent "
-                        f"{self.name[u]!r})"
-                    )
-                seen[t] = u
-                stack.append(t)
-        for v in self.vertices():
-            if subsystem in self.paths[v] and v not in seen:
-                raise GraphError(
-                    f"vertex {self.name[v]!r} (path {self.paths[v][subsystem]!r}) is not "
-                    f"connected to the {subsystem} root"
-                )
+        from fluxlab.sched.graphcheck import validate_tree
+
+        validate_tree(self, subsystem)

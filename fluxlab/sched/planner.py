@@ -29,7 +29,16 @@ from collections.abc import Iterator, Sequence
 
 from fluxlab.sched.errors import PlannerError
 
-__all__ = ["INT64_MAX", "Planner", "PlannerMulti"]
+__all__ = [
+    "INT64_MAX",
+    "Planner",
+    "PlannerMulti",
+    "SpanPlanner",
+    "spans_add",
+    "spans_avail",
+    "spans_find",
+    "spans_remove",
+]
 
 INT64_MAX = 2**63 - 1
 
@@ -325,6 +334,117 @@ class Planner:
 
     def __repr__(self) -> str:
         return f"Planner({self.rtype!r}, total={self.total}, spans={len(self._spans)})"
+
+
+Spans = tuple[tuple[int, int, int, int], ...]
+
+
+def spans_avail(spans: Spans, total: int, at: int, duration: int) -> int:
+    """Minimum units of ``total`` free over ``[at, at+duration)`` given ``spans``.
+
+    ``spans`` is a tuple of ``(id, start, end, count)``.  A vertex carries
+    one span per job holding it, so scanning them is cheaper than keeping a
+    step function, and a tuple of ints costs the cyclic garbage collector
+    nothing once it has seen it (large graphs hold one per allocated vertex).
+    """
+    end = at + duration
+    hits = [(s, e, c) for _i, s, e, c in spans if c and s < end and e > at]
+    if not hits:
+        return total
+    if len(hits) == 1:
+        return total - hits[0][2]
+    # sweep the overlapping spans: ends sort before starts at one instant
+    events = sorted(
+        [(max(s, at), 1, c) for s, _e, c in hits] + [(min(e, end), 0, -c) for _s, e, c in hits]
+    )
+    used = peak = 0
+    for _t, _kind, c in events:
+        used += c
+        if used > peak:
+            peak = used
+    return total - peak
+
+
+def spans_add(
+    spans: Spans, total: int, sid: int, start: int, duration: int, count: int, rtype: str = ""
+) -> Spans:
+    """``spans`` plus span ``sid``; the errors are :meth:`Planner.add_span`'s."""
+    end = start + duration
+    if start < 0 or duration < 1 or end > INT64_MAX:
+        raise PlannerError(f"planner {rtype!r}: invalid time window at={start} duration={duration}")
+    if count < 0 or count > total:
+        raise PlannerError(f"planner {rtype!r}: span count {count} out of range")
+    if count and spans and spans_avail(spans, total, start, duration) < count:
+        raise PlannerError(f"planner {rtype!r}: {count} units not free during [{start}, {end})")
+    return (*spans, (sid, start, end, count))
+
+
+def spans_find(spans: Spans, sid: int, rtype: str = "") -> tuple[int, int, int, int]:
+    """The ``(id, start, end, count)`` of span ``sid``."""
+    for sp in spans:
+        if sp[0] == sid:
+            return sp
+    raise PlannerError(f"planner {rtype!r}: unknown span {sid}")
+
+
+def spans_remove(spans: Spans, sid: int, rtype: str = "") -> Spans:
+    """``spans`` without span ``sid``."""
+    out = tuple(sp for sp in spans if sp[0] != sid)
+    if len(out) == len(spans):
+        raise PlannerError(f"planner {rtype!r}: unknown span {sid}")
+    return out
+
+
+class SpanPlanner:
+    """:class:`Planner`'s interface over the ``spans_*`` functions.
+
+    The graph stores vertex planners as bare span tuples; this wrapper is
+    the same thing as an object (for tests and callers outside the graph).
+    """
+
+    __slots__ = ("total", "rtype", "_spans", "_next")
+
+    def __init__(self, total: int, rtype: str = ""):
+        if total < 0:
+            raise PlannerError(f"planner for {rtype!r}: negative total {total}")
+        self.total = total
+        self.rtype = rtype
+        self._spans: Spans = ()
+        self._next = 0
+
+    def avail_at(self, at: int) -> int:
+        """Units free at instant ``at``."""
+        return self.total - sum(c for _i, s, e, c in self._spans if s <= at < e)
+
+    def avail_during(self, at: int, duration: int) -> int:
+        """Minimum units free over ``[at, at+duration)``."""
+        return spans_avail(self._spans, self.total, at, duration)
+
+    def add_span(self, start: int, duration: int, count: int) -> int:
+        """Occupy ``count`` units over ``[start, start+duration)``; return the span id."""
+        sid = self._next
+        self._spans = spans_add(self._spans, self.total, sid, start, duration, count, self.rtype)
+        self._next = sid + 1
+        return sid
+
+    def rem_span(self, span_id: int) -> None:
+        self._spans = spans_remove(self._spans, span_id, self.rtype)
+
+    def span_count(self, span_id: int) -> int:
+        return spans_find(self._spans, span_id, self.rtype)[3]
+
+    def span_start(self, span_id: int) -> int:
+        return spans_find(self._spans, span_id, self.rtype)[1]
+
+    def span_duration(self, span_id: int) -> int:
+        sp = spans_find(self._spans, span_id, self.rtype)
+        return sp[2] - sp[1]
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def reset(self) -> None:
+        self._spans = ()
 
 
 class PlannerMulti:

@@ -180,8 +180,9 @@ class DFUUpdater(DFUMatcher):
                                 g.e_weight[e] = new
                                 if self.observer is not None:
                                     self.observer.weight_changed(e, old, new)
-                lv = self.level
-                writers.emit_edg(_PREFIX[lv] if lv < 64 else self._prefix(), g, e)
+                if writers.wants_edges:
+                    lv = self.level
+                    writers.emit_edg(_PREFIX[lv] if lv < 64 else self._prefix(), g, e)
                 n += nsub
         alloc_type = meta.alloc_type
         if alloc_type == AT_NO_ALLOC:
@@ -191,11 +192,8 @@ class DFUUpdater(DFUMatcher):
             if excl:
                 n += 1
                 if full:
-                    p = g.plans[u]
-                    if p is None:
-                        p = g.plan(u)
                     try:
-                        span = p.add_span(meta.at, meta.duration, needs)
+                        span = g.add_span(u, meta.at, meta.duration, needs)
                     except PlannerError as exc:
                         self.err += f"upd_plan: planner_add_span returned -1.\n{exc}\n"
                         self.level -= 1
@@ -226,12 +224,13 @@ class DFUUpdater(DFUMatcher):
         tags = g.tags[u]
         if tags is None:
             tags = g.tags[u] = {}
-        tags[jobid] = (meta.at, meta.at + meta.duration)
+        tags[jobid] = jobid
         held = g.by_jobid.get(jobid)
         if held is None:
-            g.by_jobid[jobid] = {u}
+            g.by_jobid[jobid] = {u: None}
+            g.windows[jobid] = (meta.at, meta.at + meta.duration)
         else:
-            held.add(u)
+            held[u] = None
         sp = g.subplans[u]
         p = sp.get(s) if sp else None
         if p is not None and dfu:
@@ -312,23 +311,20 @@ class DFUUpdater(DFUMatcher):
         for store in (g.allocs[v], g.resvs[v]):
             if store and jobid in store:
                 span = store[jobid]
-                p = g.plans[v]
+                start, end, count = g.span(v, span)
                 if mode == "PARTIAL":
-                    count = p.span_count(span)
                     if count == 0:
                         return
-                    start = p.span_start(span)
-                    dur = p.span_duration(span)
-                    new = p.add_span(start, dur, 0)
-                    p.rem_span(span)
+                    new = g.add_span(v, start, end - start, 0)
+                    g.rem_span(v, span)
                     store[jobid] = new
                     mod["released_own_count"] = g.size[v]
                     return
                 if mode == "VTX_CANCEL":
                     counts = mod.setdefault("rank_to_counts", {}).setdefault(g.rank[v], {})
-                    counts[g.vtype[v]] = counts.get(g.vtype[v], 0) + p.span_count(span)
+                    counts[g.vtype[v]] = counts.get(g.vtype[v], 0) + count
                 del store[jobid]
-                p.rem_span(span)
+                g.rem_span(v, span)
                 return
 
     # -- shrink by ranks ---------------------------------------------------------------
@@ -357,11 +353,10 @@ class DFUUpdater(DFUMatcher):
         total = 0
         if g.allocs[v]:
             for span in g.allocs[v].values():
-                total += g.plans[v].span_count(span)
+                total += g.span(v, span)[2]
         counts = rank_counts.setdefault(g.rank[v], {})
         counts[g.vtype[v]] = counts.get(g.vtype[v], 0) + total
-        if g.plans[v] is not None:
-            g.plans[v].reset()
+        g.plans[v] = None
         sp = g.subplans[v]
         if sp:
             p = sp.get(self.policy.dom)

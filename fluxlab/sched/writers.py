@@ -60,7 +60,13 @@ def compress_ids(ids) -> str:
 
 
 class MatchWriter:
-    """Base writer: collects emitted vertices/edges until :meth:`emit`."""
+    """Base writer: collects emitted vertices/edges until :meth:`emit`.
+
+    ``wants_edges`` is False for writers that ignore :meth:`emit_edg`, so
+    the update walk need not call it.
+    """
+
+    wants_edges = False
 
     def emit_vtx(
         self,
@@ -158,6 +164,8 @@ class JGFWriter(MatchWriter):
         if agfilter:
             md["agfilter"] = dict(sorted(agfilter.items()))
         self.nodes.append({"id": str(g.uniq_id[u]), "metadata": md})
+
+    wants_edges = True
 
     def emit_edg(self, prefix, g, e):
         d = {"source": str(g.uniq_id[g.esrc[e]]), "target": str(g.uniq_id[g.etgt[e]])}
@@ -289,6 +297,8 @@ class Rv1Writer(Rv1NoschedWriter):
     def emit_vtx(self, prefix, g, u, needs, exclusive, agfilter=None):
         self.rlite.emit_vtx(prefix, g, u, needs, exclusive)
         self.jgf.emit_vtx(prefix, g, u, needs, exclusive, agfilter)
+
+    wants_edges = True
 
     def emit_edg(self, prefix, g, e):
         self.jgf.emit_edg(prefix, g, e)

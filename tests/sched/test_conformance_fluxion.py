@@ -42,8 +42,24 @@ def _labels(text: str) -> str:
     return "".join(f"{counts[k]} {k}\n" for k in sorted(counts))
 
 
+# Groups replayed a second time with ``--engine fast``: those whose requests
+# the indexed fast path serves (the rest would only exercise the fallback).
+FAST_GROUPS = ("basic-policies", "exclusivity", "node-exclusive", "status", "remove", "grow")
+
+
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c["id"])
 def test_fluxion_case(case, conformance, tmp_path):
+    _replay(case, conformance, tmp_path, [])
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in _cases() if c["group"] in FAST_GROUPS], ids=lambda c: c["id"]
+)
+def test_fluxion_case_fast_engine(case, conformance, tmp_path):
+    _replay(case, conformance, tmp_path, ["--engine", "fast"])
+
+
+def _replay(case, conformance, tmp_path, extra):
     src = conformance / "fluxion"
     if case["id"] in XFAIL:
         pytest.xfail(XFAIL[case["id"]])
@@ -57,6 +73,7 @@ def test_fluxion_case(case, conformance, tmp_path):
     for a in case["argv"]:
         a = a.replace("{out}", str(out))
         argv.append(str(src / a) if a.startswith("data/") else a)
+    argv += extra
     err = io.StringIO()
     rc = main(argv, io.StringIO(text), io.StringIO(), err)
     assert rc == 0

@@ -236,3 +236,23 @@ def test_engine_names():
     with pytest.raises(MatchError):
         ResourceQuery(fake_nodes(1, 1), engine="warp")
     assert issubclass(MatchError, SchedError)
+
+
+def test_fast_path_declines_unsupported_layouts():
+    from fluxlab.sched.fastplan import Layout
+
+    g = fake_nodes(2, 2)
+    g.size[g.by_type["node"][0]] = 2
+    lay = Layout(g)
+    assert not lay.ok and "size 2" in lay.why
+    rq = ResourceQuery(g, policy="first")
+    js = {
+        "version": 1,
+        "resources": [
+            {"type": "slot", "count": 1, "label": "t", "with": [{"type": "core", "count": 1}]}
+        ],
+        "tasks": [{"command": ["x"], "slot": "t", "count": {"per_slot": 1}}],
+        "attributes": {"system": {"duration": 60}},
+    }
+    assert rq.match("allocate", js).matched
+    assert rq.traverser.fast.hits == 0 and rq.traverser.fast.misses == 1

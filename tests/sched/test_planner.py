@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fluxlab.sched.planner import Planner, PlannerError, PlannerMulti
+from fluxlab.sched.planner import Planner, PlannerError, PlannerMulti, SpanPlanner
 
 
 def test_doc_example_earliest_time():
@@ -113,3 +113,38 @@ def test_matches_reference_model(spans):
         del live[sid]
     for t in range(0, 90, 7):
         assert p.avail_at(t) == total - sum(c for s, e, c in live.values() if s <= t < e)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(1, 25), st.integers(0, 3), st.booleans()),
+        max_size=14,
+    ),
+    st.lists(st.tuples(st.integers(0, 70), st.integers(1, 30)), min_size=1, max_size=8),
+)
+def test_span_planner_agrees_with_planner(ops, queries):
+    total = 4
+    ref, fast = Planner(total, "core"), SpanPlanner(total, "core")
+    ids = []
+    for start, dur, count, remove in ops:
+        if remove and ids:
+            a, b = ids.pop(len(ids) // 2)
+            ref.rem_span(a)
+            fast.rem_span(b)
+            continue
+        try:
+            a = ref.add_span(start, dur, count)
+        except PlannerError as exc:
+            with pytest.raises(PlannerError) as info:
+                fast.add_span(start, dur, count)
+            assert str(info.value) == str(exc)
+            continue
+        ids.append((a, fast.add_span(start, dur, count)))
+    for at, dur in queries:
+        assert fast.avail_during(at, dur) == ref.avail_during(at, dur)
+        assert fast.avail_at(at) == ref.avail_at(at)
+    for a, b in ids:
+        assert fast.span_count(b) == ref.span_count(a)
+        assert fast.span_start(b) == ref.span_start(a)
+        assert fast.span_duration(b) == ref.span_duration(a)

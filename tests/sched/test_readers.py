@@ -200,3 +200,16 @@ def test_local_machine_from_facts():
 def test_bad_graph_input(fmt, text, needle):
     with pytest.raises(GraphError, match=needle):
         load_graph(text, fmt)
+
+
+def test_networkx_export():
+    g = fake_nodes(2, 2, racks=1)
+    nxg = g.to_networkx()
+    assert nxg.number_of_nodes() == len(g) == 1 + 1 + 2 + 4
+    assert nxg.number_of_edges() == len(g) - 1
+    root = g.roots["containment"]
+    d = nxg.nodes[g.uniq_id[root]]
+    assert d["type"] == "cluster" and d["paths"] == {"containment": "/cluster0"}
+    import networkx as nx
+
+    assert nx.is_arborescence(nx.DiGraph(nxg))

@@ -32,7 +32,7 @@ def _undo(g, meta, added):
     store = g.resvs if meta.alloc_type == AT_RESERVE else g.allocs
     for v in added:
         span = store[v].pop(meta.jobid)
-        g.plans[v].rem_span(span)
+        g.rem_span(v, span)
 
 
 def _set_edge(g, src, dst, needs, excl, token) -> None:
@@ -76,13 +76,13 @@ def _update_rv1(trav, text, meta, token) -> None:
                     c = _find_child(g, node, f"{ctype}{i}", ctype, i, ent.rank)
                     if g.avail(c, meta.at, meta.duration) < g.size[c]:
                         raise GraphError(f"update_vertex: {g.name[c]} is unavailable.")
-                    span = g.plan(c).add_span(meta.at, meta.duration, g.size[c])
+                    span = g.add_span(c, meta.at, meta.duration, g.size[c])
                     _record(g, c, meta, span, added)
                     per_rank[ent.rank] = per_rank.get(ent.rank, 0) + 1
                     _set_edge(g, node, c, g.size[c], True, token)
             ranked = [v for v in g.by_rank.get(ent.rank, ()) if g.alive[v]]
             if per_rank.get(ent.rank, 0) == len(ranked) - 1:
-                span = g.plan(node).add_span(meta.at, meta.duration, g.size[node])
+                span = g.add_span(node, meta.at, meta.duration, g.size[node])
                 _record(g, node, meta, span, added)
                 per_rank[ent.rank] += 1
     except GraphError:
@@ -120,7 +120,7 @@ def _update_jgf(trav, text, meta, token) -> None:
             vmap[f.key] = (v, f.size, f.exclusive)
             avail = g.avail(v, meta.at, meta.duration)
             if f.exclusive:
-                span = g.plan(v).add_span(meta.at, meta.duration, g.size[v])
+                span = g.add_span(v, meta.at, meta.duration, g.size[v])
                 _record(g, v, meta, span, added)
             elif avail < g.size[v]:
                 raise GraphError(f"update_vtx_plan: {g.name[v]} is unavailable.")
@@ -188,7 +188,7 @@ def partial_cancel(trav, reader: str, text: str, jobid: int) -> bool:
         return True
     for v in left:
         for store in (g.allocs[v], g.resvs[v]):
-            if store and jobid in store and g.plans[v].span_count(store[jobid]) != 0:
+            if store and jobid in store and g.span(v, store[jobid])[2] != 0:
                 return False
         if g.job2span[v] and jobid in g.job2span[v]:
             return False

@@ -125,12 +125,13 @@ def read_rv1exec(text: str | dict, graph: ResourceGraph | None = None) -> Resour
     root = g.add_vertex("cluster", "cluster", "cluster0", 0, paths={CONTAINMENT: "/cluster0"})
     g.roots[CONTAINMENT] = root
     g.v_rt[CONTAINMENT] = [0, 0, 0]
+    seen: set[tuple[int, str]] = set()
     for ent in entries:
         base, hid = host_split(ent.host)
         path = "/cluster0/" + ent.host
-        for v in g.by_path.get(path, ()):
-            if g.rank[v] == ent.rank and g.vid[v] == hid:
-                raise GraphError(f"rv1exec: duplicate vertex for rank {ent.rank} ({ent.host})")
+        if (ent.rank, ent.host) in seen:
+            raise GraphError(f"rv1exec: duplicate vertex for rank {ent.rank} ({ent.host})")
+        seen.add((ent.rank, ent.host))
         node = g.add_vertex(
             "node",
             base,
@@ -142,10 +143,5 @@ def read_rv1exec(text: str | dict, graph: ResourceGraph | None = None) -> Resour
         )
         g.add_edge(root, node)
         for ctype, ids in ent.children:
-            for i in ids:
-                name = f"{ctype}{i}"
-                c = g.add_vertex(
-                    ctype, ctype, name, i, rank=ent.rank, paths={CONTAINMENT: f"{path}/{name}"}
-                )
-                g.add_edge(node, c)
+            g.add_children([node] * len(ids), list(ids), ctype, ctype, ranks=ent.rank)
     return g
