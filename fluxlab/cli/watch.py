@@ -88,7 +88,10 @@ class JobFollower:
         except FluxError as e:
             job.clean = True
             job.output_done = True
-            job.exception = job.exception or f"cannot follow job: {e}"
+            if job.exception is None:
+                job.exception = f"cannot follow job: {e}"
+                self.stderr.write(f"{self.prog}: {job.id}: {job.exception}\n")
+                self.stderr.flush()
             self._check_done()
             return
         if ev is None:

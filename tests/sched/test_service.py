@@ -199,3 +199,17 @@ def test_sched_errors_never_kill_the_module(h):
         h.rpc("sched.free", {"id": "x"}).get()
     assert e.value.errno == errno.EPROTO
     assert h.rpc("sched.ping").get()["name"] == "sched"
+
+
+def test_lost_broker_is_down_in_the_graph():
+    from fluxlab.instance.local import LocalInstance
+
+    with LocalInstance(3, conf={"resource": {"cores-per-node": 2}}) as inst:
+        h = fluxlab.Flux(inst.uri)
+        wait_for(lambda: h.rpc("sched.stats").get()["down"] == "", what="scheduler ready")
+        inst.kill(2)
+        wait_for(lambda: h.rpc("sched.stats").get()["down"] == "2", what="rank 2 down in the graph")
+        jid = flux.job.submit(h, JobspecV1.from_command(["true"], num_nodes=2, num_tasks=2))
+        assert flux.job.result(h, jid).result == "COMPLETED"
+        assert job_R(h, jid)["execution"]["R_lite"][0]["rank"] == "0-1"
+        h.close()
