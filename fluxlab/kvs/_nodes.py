@@ -203,10 +203,12 @@ class Split:
 class Dir:
     """A live, mutable directory (see module docstring for its invariants)."""
 
-    __slots__ = ("dirty", "entries", "frags", "layout", "order", "ref")
+    __slots__ = ("dirty", "entries", "frags", "gen", "layout", "order", "ref")
 
     def __init__(self, entries: dict | None = None) -> None:
         self.entries: dict = entries if entries is not None else {}
+        #: Flusher generation of the last flush that re-encoded this dir
+        self.gen = 0
         self.frags: dict[str, str] = {}
         self.order: list[str] | None = None
         self.ref: str | None = None
@@ -221,6 +223,28 @@ class Dir:
 
 
 DIR_TYPES = (Dir, DirRef, StoredDir, StoredHDir)
+
+
+def compact(d: Dir, cutoff: int) -> int:
+    """Unload clean live subdirectories not re-encoded since generation ``cutoff``.
+
+    Each such child is replaced in its parent by a :class:`DirRef` to its blob.
+    The parent's encoding is unchanged (a clean :class:`Dir` and a
+    :class:`DirRef` of the same ref serialise identically), and readers and
+    writers load a :class:`DirRef` again on demand, so this only trades memory
+    for a later decode.  Returns the number of directories unloaded.
+    """
+    n = 0
+    entries = d.entries
+    for name, child in list(entries.items()):
+        if type(child) is not Dir:
+            continue
+        if child.ref is not None and not child.dirty and child.gen < cutoff:
+            entries[name] = DirRef(child.ref)
+            n += 1
+        else:
+            n += compact(child, cutoff)
+    return n
 
 
 def node_from_obj(obj: dict) -> object:
@@ -277,6 +301,8 @@ class Flusher:
         self.bits = bits
         self.mask = (1 << bits) - 1
         self.blobs: dict[str, bytes] = {}
+        #: bumped once per commit batch; flushed dirs remember it (see compact)
+        self.gen = 0
 
     def _store(self, text: str) -> str:
         blob = text.encode("ascii")
@@ -326,6 +352,7 @@ class Flusher:
             ref = self._encode(lay, frags)
         d.dirty.clear()
         d.ref = ref
+        d.gen = self.gen
         return ref
 
     def build(self, names, off: int):

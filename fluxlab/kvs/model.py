@@ -352,6 +352,7 @@ class KVSModel(ReadHelpers):
                 return BatchResult(ns.name, ns.version, ns.rootref, (), tuple(errors))
             flusher = self._flusher
             flusher.blobs = blobs
+            flusher.gen += 1
             ref = flusher.flush(root)
             flusher.blobs = {}
         except BaseException:
@@ -528,6 +529,19 @@ class KVSModel(ReadHelpers):
         removed = self.store.sweep(live)
         self._reader.forget(live.__contains__)
         return removed
+
+    def compact(self, keep_batches: int = 64) -> int:
+        """Unload working-copy directories untouched for ``keep_batches`` batches.
+
+        Bounds the memory of a long-lived namespace (finished jobs' directories
+        go back to being blobs); they are decoded again if read or written.
+        Returns the number of directories unloaded.
+        """
+        _check_int(keep_batches, "keep_batches", 1)
+        from fluxlab.kvs._nodes import compact
+
+        cutoff = self._flusher.gen - keep_batches
+        return sum(compact(ns.root, cutoff) for ns in self._ns.values() if type(ns.root) is Dir)
 
     def stats(self) -> dict[str, Any]:
         """Counters for ``kvs.stats``: namespaces, versions, store and cache sizes."""

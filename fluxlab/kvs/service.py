@@ -223,6 +223,9 @@ class KVSModule(ServiceModule):
             if batch.committed:
                 self._deliver(self.watches.on_commit(batch))
                 self._check_version_waits(ns)
+        if self.nbatches % 256 == 0:
+            # finished jobs' directories go back to being blobs (bounded memory)
+            self.model.compact(keep_batches=256)
         if self._gc_memory and self.nbatches % 128 == 0:
             self._maybe_gc()
 
