@@ -18,9 +18,7 @@ connection to the broker went away.
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import uuid
 import weakref
 from collections import deque
 
@@ -102,7 +100,7 @@ class ZmqConnector:
         from fluxlab.transport import context, transport_for_uri
 
         sock = context().socket(zmq.DEALER)
-        sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
+        sock.setsockopt(zmq.IDENTITY, os.urandom(16).hex().encode())
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         self.monitor = None
@@ -116,7 +114,7 @@ class ZmqConnector:
             self._fds.append(self.monitor.getsockopt(zmq.FD))
         self.send(
             Message.control(
-                CT_CLIENT_HELLO, 0, {"pid": os.getpid(), "hostname": socket.gethostname()}
+                CT_CLIENT_HELLO, 0, {"pid": os.getpid(), "hostname": os.uname().nodename}
             )
         )
         self._finalizer = weakref.finalize(owner, _goodbye, sock, self.lock)
@@ -178,7 +176,7 @@ class DirectConnector:
 
     def __init__(self, owner, broker, wake: WakePipe):
         self.broker = broker
-        self.hop = "c" + uuid.uuid4().hex
+        self.hop = "c" + os.urandom(16).hex()
         self.inbox: deque[Message] = deque()
         self.signaled = False
         self.wake = wake

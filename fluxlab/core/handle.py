@@ -28,7 +28,6 @@ import itertools
 import json
 import os
 import select
-import socket
 import sys
 import threading
 import time
@@ -743,7 +742,9 @@ def _check_ipc(endpoint: str) -> None:
             errno.ENOENT,
             f"no fluxlab instance at {endpoint}: socket not found (is the instance running?)",
         )
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    import _socket  # the C module: ``socket``'s enum set-up would slow every CLI start
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
     except OSError as e:

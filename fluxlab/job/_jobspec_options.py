@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import pathlib
 import re
 import signal
 from collections import ChainMap
@@ -24,6 +23,12 @@ from fluxlab.job.dependency import query_value
 from fluxlab.job.duration import DurationError, parse_fsd
 from fluxlab.resource.hostlist import Hostlist, HostlistError
 from fluxlab.resource.idset import IdsetError, decode_ranges
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
 
 __all__ = [
     "constraint_from_requires",
@@ -90,7 +95,7 @@ def filtered_environment(
             env = _filter(env, rule[1:], keep=False)
         elif rule.startswith("^"):
             try:
-                lines = pathlib.Path(os.path.expanduser(rule[1:])).read_text().splitlines()
+                lines = _read_text(os.path.expanduser(rule[1:])).splitlines()
             except OSError as exc:
                 raise JobspecError("env", str(exc)) from None
             env, more = filtered_environment([ln.strip() for ln in lines if ln.strip()], env)
@@ -323,12 +328,12 @@ def normalize_conf(conf: Any) -> dict | None:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
         return out
-    suffix = pathlib.Path(conf).suffix
+    suffix = os.path.splitext(conf)[1]
     try:
         if suffix == ".json":
-            return json.loads(pathlib.Path(conf).read_text())
+            return json.loads(_read_text(conf))
         if suffix == ".toml":
-            return _toml().loads(pathlib.Path(conf).read_text())
+            return _toml().loads(_read_text(conf))
     except (OSError, ValueError) as exc:
         raise JobspecError("conf", f"{conf}: {exc}") from None
     raise JobspecError("conf", f"cannot interpret conf {conf!r}")

@@ -18,7 +18,6 @@ forms; :meth:`Count.encode` writes the compact text used by ``jjc``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from fluxlab.resource.idset import IdsetError, decode_ranges
@@ -42,21 +41,63 @@ def _posint(text: str, what: str, orig: object) -> int:
     return value
 
 
-@dataclass(frozen=True)
+_FIELDS = ("integer", "ids", "min", "max", "operand", "operator")
+
+
 class Count:
-    """One resource count.
+    """One resource count (immutable, compared and hashed by value).
 
     Exactly one form is set: ``integer`` (a fixed count), ``ids`` (a tuple of
     allowed values from an idset) or a range (``min``, ``max`` with
-    ``max=None`` meaning unbounded, ``operand``, ``operator``).
+    ``max=None`` meaning unbounded, ``operand``, ``operator``).  A plain class
+    rather than a dataclass keeps ``dataclasses`` out of the CLI's imports.
     """
 
-    integer: int | None = None
-    ids: tuple[int, ...] | None = None
-    min: int | None = None
-    max: int | None = None
-    operand: int = 1
-    operator: str = "+"
+    __slots__ = _FIELDS
+
+    integer: int | None
+    ids: tuple[int, ...] | None
+    min: int | None
+    max: int | None
+    operand: int
+    operator: str
+
+    def __init__(
+        self,
+        integer: int | None = None,
+        ids: tuple[int, ...] | None = None,
+        min: int | None = None,
+        max: int | None = None,
+        operand: int = 1,
+        operator: str = "+",
+    ) -> None:
+        setter = object.__setattr__
+        for name, value in zip(_FIELDS, (integer, ids, min, max, operand, operator), strict=True):
+            setter(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of an immutable Count")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of an immutable Count")
+
+    def __reduce__(self) -> tuple:
+        return (Count, self._key())
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, f) for f in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Count:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS)
+        return f"Count({args})"
 
     # -- construction --------------------------------------------------------
     @classmethod

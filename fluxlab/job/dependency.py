@@ -29,7 +29,6 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
 
 from fluxlab.job.jobid import JobIDError, id_parse
 
@@ -104,6 +103,8 @@ def parse_dependency(uri: str) -> dict[str, Any]:
         if not query:
             raise DependencyError(f"{where}: empty query after '?'")
         try:
+            from urllib.parse import parse_qs  # lazily: keeps the CLI's start-up short
+
             fields = parse_qs(query, keep_blank_values=True, strict_parsing=True)
         except ValueError as exc:
             raise DependencyError(f"{where}: malformed query: {exc}") from None

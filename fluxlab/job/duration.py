@@ -14,11 +14,14 @@ conversions jobs need:
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
+from typing import TYPE_CHECKING
 
 from fluxlab.util.duration import DurationError, fsd, hms, parse_fsd
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = [
     "DurationError",
@@ -41,8 +44,8 @@ def duration_seconds(value: str | float | int | datetime.timedelta) -> float:
     """
     if isinstance(value, str):
         seconds = parse_fsd(value)
-    elif isinstance(value, datetime.timedelta):
-        seconds = value.total_seconds()
+    elif callable(getattr(value, "total_seconds", None)):  # a timedelta, without importing it
+        seconds = float(value.total_seconds())
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     else:

@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import collections
 import copy
-import datetime
 import json
 import os
-import pathlib
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from fluxlab.job._jobspec_rules import JobspecError, validate_canonical
 from fluxlab.job.count import Count, CountError
 from fluxlab.job.duration import DurationError, duration_seconds
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = ["NEST_COMMAND", "Jobspec", "JobspecError", "JobspecV1", "validate_jobspec"]  # noqa: F822
 
@@ -389,6 +390,7 @@ class Jobspec:
 
 def _read_fileref(path: str, where: str) -> dict[str, Any]:
     import base64
+    import pathlib
 
     try:
         p = pathlib.Path(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -390,6 +389,8 @@ class JobspecV1(Jobspec):
         if (script is None) == (content is None):
             raise JobspecError("script", "from_batch() needs exactly one of 'script' or 'content'")
         if content is None:
+            import pathlib
+
             path = pathlib.Path(script)
             name = path.name if name is None else name
             try:

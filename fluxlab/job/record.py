@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fluxlab.job._flags import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
 from fluxlab.job.eventlog import EventlogError, EventLogEvent, parse_eventlog
 from fluxlab.job.states import JobResult, JobState, JobStateError, event_key, next_state
 from fluxlab.job.urgency import PRIORITY_MAX, URGENCY_MAX, URGENCY_MIN
@@ -36,9 +37,6 @@ __all__ = [
     "Transition",
 ]
 
-FLAG_DEBUG = 2
-FLAG_WAITABLE = 4
-FLAG_NOVALIDATE = 8
 _FLAG_NAMES = {"debug": FLAG_DEBUG, "waitable": FLAG_WAITABLE, "novalidate": FLAG_NOVALIDATE}
 _LOG_LENGTH = 32
 

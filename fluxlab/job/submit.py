@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fluxlab.core.future import Future
+from fluxlab.job._flags import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
 from fluxlab.job.jobid import JobID
 from fluxlab.job.jobspec import Jobspec
-from fluxlab.job.record import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
 
 __all__ = ["SubmitFuture", "submit", "submit_async", "submit_get_id", "submit_bulk_async"]
 

@@ -18,6 +18,7 @@ Path resolution follows Flux's lookup rules:
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -56,10 +57,6 @@ class Reader:
         self.store = store
         self.cache_size = max(1, int(cache_size))
         self._cache: OrderedDict[str, StoredDir | StoredHDir] = OrderedDict()
-        #: directory blob -> (child dir blobs, value blobs) it references;
-        #: blobs never change, so an entry is valid until the blob is swept.
-        #: Lets garbage collection decode each directory once, not every run.
-        self._links: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def load_dir(self, ref: str) -> StoredDir | StoredHDir:
         """Decoded directory blob ``ref`` (cached)."""
@@ -78,7 +75,6 @@ class Reader:
         """Drop cached decodings whose ref fails ``keep`` (after garbage collection)."""
         for ref in [r for r in self._cache if not keep(r)]:
             del self._cache[ref]
-        self._links = {r: v for r, v in self._links.items() if keep(r)}
 
     def child(self, node, name: str):
         """Entry ``name`` of directory node ``node``, or ``None``."""
@@ -187,33 +183,62 @@ def is_value_node(node) -> bool:
     return t is Val or t is ValRef
 
 
+#: A ``dirref``/``valref`` object as the canonical encoder writes it.  Every
+#: string inside a blob is JSON-escaped, so unescaped quotes only match structure.
+_LINK_RE = re.compile(rb'\{"data":\["([^\]]*)"\],"type":"(dirref|valref)","ver":1\}')
+#: Any ``dirref``/``valref`` type tag, however spaced (to detect other encodings).
+_TAG_RE = re.compile(rb'"type"\s*:\s*"(?:dirref|valref)"')
+
+
+def blob_links(blob: bytes) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(child dir blobs, value blobs) named in a canonically encoded dir blob.
+
+    A scan of the text, exact because the encoder's output is canonical and
+    strings are escaped.  Returns None when the blob holds a reference in any
+    other spelling (not written by fluxlab's encoder), so the caller decodes it.
+    """
+    dirs: list[str] = []
+    vals: list[str] = []
+    n = 0
+    for m in _LINK_RE.finditer(blob):
+        n += 1
+        refs = m.group(1).decode("ascii").split('","')
+        (dirs if m.group(2) == b"dirref" else vals).extend(refs)
+    if n != len(_TAG_RE.findall(blob)):
+        return None
+    return tuple(dirs), tuple(vals)
+
+
 def reachable_blobs(reader: Reader, roots) -> set[str]:
     """Blobrefs reachable from the root directory blobs ``roots``.
 
-    Directory blobs are decoded (from the reader's cache when present, without
-    filling it) the first time they are seen; what they reference is kept in
-    ``reader._links`` so later runs only decode directories written since.
-    ``valref`` blobs are marked without being loaded.
+    Directory blobs are scanned with :func:`blob_links` (decoded only when not
+    in canonical form; the reader's cache is used when it holds one, without
+    filling it).  Nothing is remembered between runs: a scan is cheap next to
+    the memory a per-blob link table would hold.  ``valref`` blobs are marked
+    without being loaded.
     """
     live: set[str] = set()
     stack = list(roots)
     cache = reader._cache
-    links = reader._links
     load = reader.store.load
     while stack:
         ref = stack.pop()
         if ref in live:
             continue
         live.add(ref)
-        link = links.get(ref)
-        if link is None:
-            node = cache.get(ref) or decode_dir_blob(load(ref), ref)
-            dirs: list[str] = []
-            vals: set[str] = set()
-            _mark(node, vals, dirs)
-            link = links[ref] = (tuple(dirs), tuple(vals))
-        stack.extend(link[0])
-        live.update(link[1])
+        node = cache.get(ref)
+        if node is None:
+            blob = load(ref)
+            link = blob_links(blob)
+            if link is not None:
+                stack.extend(link[0])
+                live.update(link[1])
+                continue
+            node = decode_dir_blob(blob, ref)
+        vals: set[str] = set()
+        _mark(node, vals, stack)
+        live.update(vals)
     return live
 
 

@@ -235,7 +235,7 @@ class KVSModule(ServiceModule):
             return
         self.model.collect_garbage(keep_versions=KEEP_VERSIONS)
         self.ngc += 1
-        self._gc_threshold = max(2 * self.model.store.count(), 50_000)
+        self._gc_threshold = max(3 * self.model.store.count() // 2, 50_000)
 
     def _check_version_waits(self, ns: str) -> None:
         if not self._version_waits:
