@@ -22,6 +22,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "context",
+    "context_term",
     "get_transport",
     "transport_for_uri",
 ]
@@ -49,6 +50,17 @@ def context() -> zmq.Context:
                 _ctx.setsockopt(zmq.LINGER, 0)
                 _ctx_pid = pid
     return _ctx
+
+
+def context_term() -> None:
+    """Terminate this process's context if it has one: blocks until messages
+    queued on closed sockets (e.g. a handle's goodbye, sent with a short
+    linger) are handed to the peer.  A later :func:`context` makes a new one."""
+    global _ctx
+    with _ctx_lock:
+        ctx, _ctx = (_ctx, None) if _ctx_pid == os.getpid() else (None, _ctx)
+    if ctx is not None:
+        ctx.term()
 
 
 class Transport:
