@@ -103,16 +103,36 @@ def latency(h, count: int) -> dict:
     return {"handle_submit_wait_ms": round(statistics.median(samples) * 1000, 1)}
 
 
-def cli_latency(uri: str, count: int) -> float:
+def cli_latency(uri: str, count: int) -> dict:
+    """Median wall time of ``fluxlab run true``, next to its floor on this machine.
+
+    Bytecode is compiled first and may be cached (an installed wheel has it; a
+    checkout run with ``PYTHONDONTWRITEBYTECODE`` would recompile every module on
+    every run).  The floor figures are a bare ``python -c pass`` and ``python -c
+    "import zmq"`` (the client library every command needs), measured in the
+    same loop, since absolute times on a shared machine drift.
+    """
+    import compileall
+
+    import fluxlab as pkg
+
+    compileall.compile_dir(os.path.dirname(pkg.__file__), quiet=1)
     env = dict(os.environ, FLUXLAB_URI=uri)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     exe = os.path.join(os.path.dirname(sys.executable), "fluxlab")
     cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "fluxlab"]
-    samples = []
+    runs = {
+        "cli_run_true_ms": [*cmd, "run", "true"],
+        "python_startup_ms": [sys.executable, "-c", "pass"],
+        "python_import_zmq_ms": [sys.executable, "-c", "import zmq"],
+    }
+    samples: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(count):
-        t = time.perf_counter()
-        subprocess.run([*cmd, "run", "true"], env=env, check=True)
-        samples.append(time.perf_counter() - t)
-    return round(statistics.median(samples) * 1000, 1)
+        for key, argv in runs.items():
+            t = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+            samples[key].append(time.perf_counter() - t)
+    return {k: round(statistics.median(v) * 1000, 1) for k, v in samples.items()}
 
 
 def memory_after(n: int) -> float:
@@ -152,7 +172,7 @@ def main() -> None:
     with _start() as inst:
         h = fluxlab.Flux(inst.uri)
         out["latency"] = latency(h, 20 if args.quick else 100)
-        out["latency"]["cli_run_true_ms"] = cli_latency(inst.uri, 5 if args.quick else 20)
+        out["latency"].update(cli_latency(inst.uri, 5 if args.quick else 20))
         h.close()
     out["memory"] = {"rss_mb_after_1000": memory_after(1000)}
     if args.big:
