@@ -223,9 +223,9 @@ def test_module_stats_ping_and_list(h):
 
 
 def test_oversize_payload_gets_error(h, monkeypatch):
-    import fluxlab.broker.broker as bb
+    import fluxlab.broker._peerio as peerio
 
-    monkeypatch.setattr(bb, "MAX_PAYLOAD", 1000)
+    monkeypatch.setattr(peerio, "MAX_PAYLOAD", 1000)
     with pytest.raises(FluxError) as e:
         h.rpc("echo.hello", {"blob": "x" * 5000}).get(timeout=10)
     assert e.value.errno == errno.EMSGSIZE
