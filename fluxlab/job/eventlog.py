@@ -39,8 +39,11 @@ class EventlogError(ValueError):
     """An eventlog entry or eventlog that does not follow RFC 18."""
 
 
+_NO_CONTEXT: dict = {}
+
+
 def _validate(obj: Any, where: str) -> None:
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise EventlogError(f"{where}: entry must be a JSON object, not {type(obj).__name__}")
     extra = set(obj) - {"timestamp", "name", "context"}
     if extra:
@@ -59,7 +62,8 @@ def _validate(obj: Any, where: str) -> None:
         raise EventlogError(f"{where}: name: must be a non-empty string")
     if _BAD_NAME.search(name):
         raise EventlogError(f"{where}: name: {name!r} must not contain whitespace")
-    if "context" in obj and not isinstance(obj["context"], Mapping):
+    ctx = obj.get("context", _NO_CONTEXT)
+    if type(ctx) is not dict and not isinstance(ctx, Mapping):
         raise EventlogError(f"{where}: context: must be a JSON object")
 
 

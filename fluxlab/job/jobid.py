@@ -200,7 +200,8 @@ def _b58(n: int) -> str:
 
 
 def _dothex(n: int) -> str:
-    return ".".join(f"{(n >> shift) & 0xFFFF:04x}" for shift in (48, 32, 16, 0))
+    h = f"{n:016x}"  # n < 2**64 (checked by the callers)
+    return f"{h[0:4]}.{h[4:8]}.{h[8:12]}.{h[12:16]}"
 
 
 def _words(n: int) -> str:

@@ -48,7 +48,18 @@ def _after_load(fn):
 
 JOBID_ANY = 0xFFFFFFFFFFFFFFFF
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_quote = json.encoder.encode_basestring
 _INACTIVE_KEEP = 1_000_000
+
+
+def _event_line(raw: dict) -> str:
+    """``_dumps(raw)`` for an event dict built by :meth:`JobManager.post`, faster:
+    only the context goes through the encoder (same text, same key order)."""
+    ts = raw["timestamp"]
+    head = '{"timestamp":' + (repr(ts) if type(ts) is float else _dumps(ts))
+    head += ',"name":' + _quote(raw["name"])
+    ctx = raw.get("context")
+    return head + ("}" if ctx is None else ',"context":' + _dumps(ctx) + "}")
 
 
 class JobManager(ServiceModule):
@@ -111,7 +122,7 @@ class JobManager(ServiceModule):
         raw = {"timestamp": ts or time.time(), "name": name}
         if context:
             raw["context"] = context
-        line = _dumps(raw)  # RFC 18 line (empty context omitted, as Flux does)
+        line = _event_line(raw)  # RFC 18 line (empty context omitted, as Flux does)
         try:
             # validated once here; the record and job-list reuse the object
             event = EventLogEvent(raw)

@@ -69,3 +69,32 @@ def test_encode_rejects_bad_input():
         encode_event("x", 1.0, {"o": object()})
     with pytest.raises(EventlogError):
         decode_event('{"timestamp":1,"name":"a"}\n{"timestamp":1,"name":"b"}')
+
+
+def test_job_manager_event_lines_equal_the_json_encoding():
+    """The job-manager writes eventlog lines by hand for speed: same text as json."""
+    import json
+
+    from hypothesis import given, strategies as st
+
+    from fluxlab.job.manager import _event_line
+
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=8,
+    )
+
+    @given(
+        ts=st.floats(min_value=0, allow_infinity=False) | st.integers(min_value=0),
+        name=st.text(min_size=1),
+        context=st.none() | st.dictionaries(st.text(), values, min_size=1, max_size=4),
+    )
+    def check(ts, name, context):
+        raw = {"timestamp": ts, "name": name}
+        if context is not None:
+            raw["context"] = context
+        expected = json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+        assert _event_line(raw) == expected
+
+    check()
