@@ -52,15 +52,18 @@ def context() -> zmq.Context:
     return _ctx
 
 
-def context_term() -> None:
-    """Terminate this process's context if it has one: blocks until messages
-    queued on closed sockets (e.g. a handle's goodbye, sent with a short
-    linger) are handed to the peer.  A later :func:`context` makes a new one."""
+def context_term(linger_ms: int = 200) -> None:
+    """Close this process's context if it has one, without ever hanging.
+
+    Sockets still open are closed with ``linger_ms``; messages already queued
+    on closed sockets (e.g. a handle's goodbye, sent with a short linger) are
+    handed to the peer first.  A later :func:`context` makes a new context.
+    """
     global _ctx
     with _ctx_lock:
         ctx, _ctx = (_ctx, None) if _ctx_pid == os.getpid() else (None, _ctx)
     if ctx is not None:
-        ctx.term()
+        ctx.destroy(linger=linger_ms)
 
 
 class Transport:
