@@ -27,15 +27,14 @@ import json
 import time
 from typing import Any
 
-from fluxlab._proto import FLAG_STREAMING
 from fluxlab.core.errors import FluxError, ServiceError
-from fluxlab.core.module import ServiceModule, request_handler, unpack
+from fluxlab.core.module import request_handler, unpack
 from fluxlab.resource.idset import IDset
 from fluxlab.resource.rv1 import ResourceSet
+from fluxlab.sched._protocol import ANNOTATE, CANCEL, DENY, SUCCESS, SchedulerModule
 
 __all__ = ["SchedModule", "parse_options"]
 
-SUCCESS, ANNOTATE, DENY, CANCEL = 0, 1, 2, 3
 _DEFAULTS = {
     "policy": "first",
     "queue-policy": "fcfs",
@@ -139,7 +138,7 @@ class _CachingMatcher:
         return res
 
 
-class SchedModule(ServiceModule):
+class SchedModule(SchedulerModule):
     name = "sched"
 
     def start(self) -> None:
@@ -153,22 +152,17 @@ class SchedModule(ServiceModule):
         self.down: set[int] = set()
         self.requests: dict[int, Any] = {}  # jobid -> alloc request message
         self.running: dict[int, dict] = {}  # jobid -> R
-        self._waiting: list = []
         self._pass_scheduled = False
         # allocations whose R is being committed: (jobid, R, annotations, request)
         self._pending_commit: list[tuple[int, dict, dict | None, Any]] = []
         self.nalloc = 0
-        self._acquire = self.h.rpc("resource.acquire", {}, flags=FLAG_STREAMING)
-        self._acquire.then(self._on_acquire)
+        self._acquire_resources()
 
     def stop(self) -> None:
-        self._acquire.cancel()
+        self._stop_protocol("the scheduler was unloaded")
         for msg in list(self.requests.values()):
             self.respond_error(msg, errno.ENOSYS, "the scheduler was unloaded")
         self.requests.clear()
-        for _, msg in self._waiting:
-            self.respond_error(msg, errno.ENOSYS, "the scheduler was unloaded")
-        self._waiting = []
 
     def stats(self) -> dict:
         return {
@@ -198,13 +192,8 @@ class SchedModule(ServiceModule):
                 return
             up = set(IDset(resp.get("up", ""))) if resp.get("up") is not None else set(self.ranks())
             self._set_down(set(self.ranks()) - up)
-            waiting, self._waiting = self._waiting, []
-            for fn, msg in waiting:
-                msg.handled = False
-                self._dispatch_request(fn, False, msg)
-            self.h.rpc("job-manager.sched-hello", {"partial-ok": False}, flags=FLAG_STREAMING).then(
-                self._on_hello
-            )
+            self._replay_waiting()
+            self._say_hello()
             return
         down = set(self.down)
         if resp.get("down"):
@@ -270,23 +259,8 @@ class SchedModule(ServiceModule):
                 self.log(4, f"rank {rank}: cannot mark up: {e}")
         self.down = down
 
-    def _on_hello(self, fut) -> None:
-        try:
-            job = fut.get()
-        except FluxError as e:
-            if e.errno == errno.ENODATA:
-                self.h.rpc("job-manager.sched-ready", {"mode": "unlimited"}).then(self._ready)
-            else:
-                self.log(3, f"sched-hello failed: {e}")
-            return
-        fut.reset()
-        self._claim(job["id"], job.get("R"))
-
-    def _ready(self, fut) -> None:
-        try:
-            fut.get()
-        except FluxError as e:
-            self.log(3, f"sched-ready failed: {e}")
+    def _ready_payload(self) -> dict:
+        return {"mode": "unlimited"}
 
     def _claim(self, jobid: int, R: Any) -> None:
         """Mark a running job's R (from hello) allocated in the graph."""
@@ -309,8 +283,7 @@ class SchedModule(ServiceModule):
     def _need_graph(self, fn, msg) -> bool:
         if self.rq is not None:
             return False
-        self.defer(msg)
-        self._waiting.append((fn, msg))
+        self._defer_until_resources(fn, msg)
         return True
 
     @request_handler("feasibility.check")
@@ -383,10 +356,6 @@ class SchedModule(ServiceModule):
             self.qm.prioritize(pairs)
             self._kick()
 
-    @request_handler("expiration")
-    def expiration(self, msg):
-        return {}
-
     @request_handler("resource-status")
     def resource_status(self, msg):
         if self.R_all is None:
@@ -455,13 +424,7 @@ class SchedModule(ServiceModule):
 
     def _commit(self) -> None:
         """Store the batch's R in the KVS, then answer SUCCESS (RFC 27 order)."""
-        from fluxlab.job.ingest import job_key
-
         batch, self._pending_commit = self._pending_commit, []
-        ops = [
-            {"op": "put", "key": job_key(jobid, "R"), "data": json.dumps(R, separators=(",", ":"))}
-            for jobid, R, _, _ in batch
-        ]
 
         def done(fut) -> None:
             try:
@@ -477,4 +440,4 @@ class SchedModule(ServiceModule):
                     out["annotations"] = ann
                 self.respond(msg, out)
 
-        self.h.rpc("kvs.commit", {"ops": ops}).then(done)
+        self._store_R([(jobid, R) for jobid, R, _, _ in batch], done)

@@ -17,17 +17,14 @@ import errno
 import time
 from typing import Any
 
-from fluxlab._proto import FLAG_STREAMING
 from fluxlab.core.errors import FluxError, ServiceError
-from fluxlab.core.module import ServiceModule, request_handler, unpack
-from fluxlab.job.ingest import job_key
+from fluxlab.core.module import request_handler, unpack
 from fluxlab.job.jj import JJError, jj_get_counts
 from fluxlab.resource.idset import IDset
 from fluxlab.resource.rv1 import ResourceSet
+from fluxlab.sched._protocol import CANCEL, DENY, SUCCESS, SchedulerModule
 
 __all__ = ["SchedSimple"]
-
-SUCCESS, ANNOTATE, DENY, CANCEL = 0, 1, 2, 3
 
 
 class _Rank:
@@ -54,9 +51,8 @@ class _Request:
         )
 
 
-class SchedSimple(ServiceModule):
+class SchedSimple(SchedulerModule):
     name = "sched-simple"
-    service = "sched"
 
     def start(self) -> None:
         self.ranks: dict[int, _Rank] = {}
@@ -76,16 +72,12 @@ class SchedSimple(ServiceModule):
         if self.queue_depth < 1:
             raise ValueError("sched-simple: queue-depth must be at least 1")
         self._pending_commit: list[tuple[_Request, dict]] = []
-        self._waiting: list = []  # (handler, msg) that need resources first
         self._commit_scheduled = False
         self.stats_alloc = 0
-        self._acquire = self.h.rpc("resource.acquire", {}, flags=FLAG_STREAMING)
-        self._acquire.then(self._on_acquire)
+        self._acquire_resources()
 
     def stop(self) -> None:
-        self._acquire.cancel()
-        for _, msg in self._waiting:
-            self.respond_error(msg, errno.ENOSYS, "scheduler unloaded")
+        self._stop_protocol("scheduler unloaded")
         for req in self.queue:
             self.respond_error(req.msg, errno.ENOSYS, "scheduler unloaded")
         self.queue = []
@@ -110,10 +102,7 @@ class SchedSimple(ServiceModule):
         fut.reset()
         if "resources" in resp:
             self._set_resources(resp["resources"])
-            waiting, self._waiting = self._waiting, []
-            for fn, msg in waiting:
-                msg.handled = False
-                self._dispatch_request(fn, False, msg)
+            self._replay_waiting()
             for rank in IDset(resp.get("up", "")) if resp.get("up") is not None else []:
                 if rank in self.ranks:
                     self.ranks[rank].up = True
@@ -121,9 +110,7 @@ class SchedSimple(ServiceModule):
                 up = set(IDset(resp["up"]))
                 for r in self.ranks.values():
                     r.up = r.rank in up
-            self.h.rpc("job-manager.sched-hello", {"partial-ok": False}, flags=FLAG_STREAMING).then(
-                self._on_hello
-            )
+            self._say_hello()
             return
         for key, up in (("up", True), ("down", False)):
             if resp.get(key):
@@ -145,25 +132,8 @@ class SchedSimple(ServiceModule):
                 frozenset(kids.get("gpu", ())),
             )
 
-    def _on_hello(self, fut) -> None:
-        try:
-            job = fut.get()
-        except FluxError as e:
-            if e.errno == errno.ENODATA:
-                self.h.rpc(
-                    "job-manager.sched-ready", {"mode": "limited", "limit": self.queue_depth}
-                ).then(lambda f: self._ready(f))
-            else:
-                self.log(3, f"sched-hello failed: {e}")
-            return
-        fut.reset()
-        self._claim(job["id"], job.get("R"))
-
-    def _ready(self, fut) -> None:
-        try:
-            fut.get()
-        except FluxError as e:
-            self.log(3, f"sched-ready failed: {e}")
+    def _ready_payload(self) -> dict:
+        return {"mode": "limited", "limit": self.queue_depth}
 
     def _claim(self, jobid: int, R: Any) -> None:
         """Mark a job's R (from hello) as allocated."""
@@ -247,8 +217,7 @@ class SchedSimple(ServiceModule):
         (jobspec,) = unpack(msg, ("jobspec", dict))
         c = self._counts(jobspec)
         if self.R_all is None:  # answer once resources are known
-            self.defer(msg)
-            self._waiting.append((self.feasibility, msg))
+            self._defer_until_resources(self.feasibility, msg)
             return None
         if self._fit(c, free=False) is None:
             total = sum(len(r.cores) for r in self.ranks.values())
@@ -309,15 +278,10 @@ class SchedSimple(ServiceModule):
                 node.free_gpus |= gpus
         self._schedule()
 
-    @request_handler("expiration")
-    def expiration(self, msg):
-        return {}
-
     @request_handler("resource-status")
     def resource_status(self, msg):
         if self.R_all is None:  # answer once resources are known
-            self.defer(msg)
-            self._waiting.append((self.resource_status, msg))
+            self._defer_until_resources(self.resource_status, msg)
             return None
         full = ResourceSet(self.R_all)
         allocated = [(r, c, g) for parts in self.allocs.values() for r, c, g in parts]
@@ -380,12 +344,6 @@ class SchedSimple(ServiceModule):
     def _commit(self) -> None:
         self._commit_scheduled = False
         batch, self._pending_commit = self._pending_commit, []
-        import json
-
-        ops = [
-            {"op": "put", "key": job_key(req.id, "R"), "data": json.dumps(R, separators=(",", ":"))}
-            for req, R in batch
-        ]
 
         def done(fut) -> None:
             try:
@@ -408,7 +366,7 @@ class SchedSimple(ServiceModule):
                     },
                 )
 
-        self.h.rpc("kvs.commit", {"ops": ops}).then(done)
+        self._store_R([(req.id, R) for req, R in batch], done)
 
 
 def _summary(R: dict) -> str:
