@@ -114,9 +114,7 @@ def cli_latency(uri: str, count: int) -> dict:
     """
     import compileall
 
-    import fluxlab as pkg
-
-    compileall.compile_dir(os.path.dirname(pkg.__file__), quiet=1)
+    compileall.compile_dir(os.path.dirname(fluxlab.__file__), quiet=1)
     env = dict(os.environ, FLUXLAB_URI=uri)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     exe = os.path.join(os.path.dirname(sys.executable), "fluxlab")

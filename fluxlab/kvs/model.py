@@ -35,6 +35,7 @@ from fluxlab.kvs._nodes import (
     Symlink,
     Val,
     ValRef,
+    compact,
 )
 from fluxlab.kvs._read_helpers import ReadHelpers
 from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node, reachable_blobs
@@ -538,8 +539,6 @@ class KVSModel(ReadHelpers):
         Returns the number of directories unloaded.
         """
         _check_int(keep_batches, "keep_batches", 1)
-        from fluxlab.kvs._nodes import compact
-
         cutoff = self._flusher.gen - keep_batches
         return sum(compact(ns.root, cutoff) for ns in self._ns.values() if type(ns.root) is Dir)
 
