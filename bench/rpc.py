@@ -6,6 +6,8 @@ and a local-process instance (``fluxlab start``-style):
 * round-trip latency (median, p99) of ``broker.ping`` to rank 0 and to a leaf
   of a depth-3 tree (15 ranks, fanout 2, leaf = rank 14);
 * pipelined RPCs/s (N requests in flight, then all responses collected);
+* for the process instance, both ipc client connectors: the default ZMTP one
+  (``process``) and the pyzmq DEALER (``process_pyzmq``);
 * start-up time for sizes 1, 4, 16 (embedded) and of
   ``fluxlab start --test-size=N true`` for 1, 8 (processes).
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -92,9 +95,20 @@ def main() -> None:
         result["embedded"] = measure(h, n_lat, n_pipe)
         h.close()
     with LocalInstance(15, fanout=2) as inst:
-        h = fluxlab.Flux(inst.uri)
-        result["process"] = measure(h, n_lat, n_pipe)
-        h.close()
+        # "process": the default ipc client (ZMTP over a UNIX socket, no pyzmq);
+        # "process_pyzmq": the same through a pyzmq DEALER (FLUXLAB_CONNECTOR=zmq)
+        for key, choice in (("process", "zmtp"), ("process_pyzmq", "zmq")):
+            saved = os.environ.get("FLUXLAB_CONNECTOR")
+            os.environ["FLUXLAB_CONNECTOR"] = choice
+            try:
+                h = fluxlab.Flux(inst.uri)
+            finally:
+                if saved is None:
+                    del os.environ["FLUXLAB_CONNECTOR"]
+                else:
+                    os.environ["FLUXLAB_CONNECTOR"] = saved
+            result[key] = measure(h, n_lat, n_pipe)
+            h.close()
     result["start"] = start_times(args.quick)
     result["targets"] = {
         "embedded_size4_start_s": 0.3,

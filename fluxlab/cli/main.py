@@ -236,8 +236,10 @@ def _fast_exit(rc: int) -> None:
     Module teardown after pyzmq is loaded costs 10-20 ms, a fifth of a
     ``fluxlab run true``.  With only the main thread left, everything a normal
     exit would still do is: flush the standard streams, run atexit handlers
-    (``weakref.finalize`` and instance cleanup among them) and let zmq deliver
-    what closed sockets still queue.  Do exactly that, then ``os._exit``.
+    (``weakref.finalize`` and instance cleanup among them: a handle's goodbye
+    is written to its socket there) and, only where pyzmq was loaded (an
+    ``ipc://`` client normally speaks ZMTP without it), let zmq deliver what
+    closed sockets still queue.  Do exactly that, then ``os._exit``.
     """
     import atexit
     import os
@@ -251,7 +253,7 @@ def _fast_exit(rc: int) -> None:
     except (OSError, ValueError):
         return  # e.g. a closed pipe: let the normal exit report it
     atexit._run_exitfuncs()
-    transport = sys.modules.get("fluxlab.transport.base")
+    transport = sys.modules.get("fluxlab.transport.base")  # never import zmq here
     if transport is not None:
         transport.context_term()
     os._exit(rc)

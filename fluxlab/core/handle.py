@@ -1,8 +1,18 @@
 """The client handle: ``fluxlab.Flux(uri)``, compatible with ``flux.Flux``.
 
-A handle owns one connector to a broker (:mod:`fluxlab.core.connector`): a zmq
-DEALER socket, or a direct in-process channel when the broker is an embedded
-one in this process.  It is safe to use from several threads:
+A handle owns one connector to a broker (:mod:`fluxlab.core.connector`):
+
+* a direct in-process channel when the broker is an embedded one in this
+  process (unless ``FLUXLAB_NO_DIRECT`` is set);
+* for an ``ipc://`` endpoint, a plain UNIX socket speaking ZMTP to the
+  broker's zmq ROUTER (:class:`~fluxlab.core.connector.ZmtpConnector`), as
+  Flux's own local connector is a plain UNIX socket: a client process — the
+  CLI above all — then never imports pyzmq.  ``FLUXLAB_CONNECTOR=zmq`` forces
+  a pyzmq DEALER instead;
+* a pyzmq DEALER socket for ``inproc://`` (an embedded broker reached
+  through zmq) and ``tcp://``.
+
+It is safe to use from several threads:
 
 * every socket operation holds the connector's lock;
 * a thread that waits on a future becomes the *leader* if nobody else is
@@ -11,6 +21,8 @@ one in this process.  It is safe to use from several threads:
   (other waiting threads) through ``_cv``;
 * a thread that sends also drains what is readable, so an edge of the
   (edge-triggered) zmq fd is never lost, and pokes the leader's wake pipe.
+  (The ZMTP connector's fd is level-triggered; once it reports the
+  connection lost, the handle stops watching it.)
 
 Then-callbacks never run inside that machinery: they run in the handle's
 callback context — ``h.reactor_run()`` in the calling thread, or, once the
@@ -45,7 +57,7 @@ from fluxlab._proto import (
     ProtocolError,
 )
 from fluxlab.core._handle_reactor import MsgWatcher, ReactorMixin, TimerWatcher
-from fluxlab.core.connector import LOST, DirectConnector, WakePipe, ZmqConnector
+from fluxlab.core.connector import LOST, DirectConnector, WakePipe, connect_socket
 from fluxlab.core.errors import FluxError, error_from_response
 from fluxlab.core.future import Future, FutureOwner
 
@@ -144,10 +156,7 @@ class Flux(FutureOwner, ReactorMixin):
         if broker is not None and not os.environ.get("FLUXLAB_NO_DIRECT"):
             self._conn = DirectConnector(self, broker, self._wake)
         else:
-            endpoint = _INPROC.get(self.uri, self.uri)
-            if endpoint.startswith("ipc://"):
-                _check_ipc(endpoint)
-            self._conn = ZmqConnector(self, endpoint)
+            self._conn = connect_socket(self, _INPROC.get(self.uri, self.uri))
         _HANDLES.setdefault(self.uri, weakref.WeakSet()).add(self)
 
     # -- context manager / teardown --------------------------------------------
@@ -468,6 +477,10 @@ class Flux(FutureOwner, ReactorMixin):
                 with self._cv:
                     self._leader.release()
                     self._cv.notify_all()
+            if self._dead is not None and self._loop is not None:
+                # a lost socket stays readable (EOF): stop watching it, or the loop spins
+                for fd in self._conn.fds():
+                    self._loop.remove_reader(fd)
         self._run_pending()
 
     # -- services -------------------------------------------------------------
@@ -521,24 +534,3 @@ class Flux(FutureOwner, ReactorMixin):
 
     def _repr_html_(self) -> str:  # notebook display, rendered by fluxlab.jupyter.display
         return __import__("fluxlab.jupyter.display", fromlist=["_"]).repr_html(self)
-
-
-def _check_ipc(endpoint: str) -> None:
-    path = endpoint[len("ipc://") :]
-    if not os.path.exists(path):
-        raise FluxError(
-            errno.ENOENT,
-            f"no fluxlab instance at {endpoint}: socket not found (is the instance running?)",
-        )
-    import _socket  # the C module: ``socket``'s enum set-up would slow every CLI start
-
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-    except OSError as e:
-        raise FluxError(
-            e.errno or errno.ECONNREFUSED,
-            f"no fluxlab instance at {endpoint}: {e.strerror} (stale socket?)",
-        ) from None
-    finally:
-        s.close()

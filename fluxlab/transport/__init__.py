@@ -4,17 +4,17 @@ Brokers and clients never build zmq endpoints themselves: they ask
 :func:`get_transport` for the scheme, then ``bind``/``connect`` through it.  TCP
 between brokers is encrypted and authenticated with CURVE keys (see
 :mod:`fluxlab.transport.curve`).
+
+:mod:`fluxlab.transport.zmtp` is the exception: a client-only ZMTP 3 DEALER
+over a plain UNIX socket, so that out-of-process clients (the CLI) reach an
+``ipc://`` endpoint without importing pyzmq.  For the same reason the names
+below load on first use: importing this package (as ``fluxlab.transport.zmtp``
+does) must not import ``zmq``.
 """
 
-from fluxlab.transport.base import (
-    SCHEMES,
-    Transport,
-    TransportError,
-    context,
-    get_transport,
-    transport_for_uri,
-)
-from fluxlab.transport.curve import CurveCert, keygen, load_cert
+from __future__ import annotations
+
+import importlib
 
 __all__ = [
     "SCHEMES",
@@ -27,3 +27,24 @@ __all__ = [
     "load_cert",
     "transport_for_uri",
 ]
+
+_WHERE = {
+    "SCHEMES": "base",
+    "Transport": "base",
+    "TransportError": "base",
+    "context": "base",
+    "get_transport": "base",
+    "transport_for_uri": "base",
+    "CurveCert": "curve",
+    "keygen": "curve",
+    "load_cert": "curve",
+}
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'fluxlab.transport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"fluxlab.transport.{mod}"), name)
+    globals()[name] = value
+    return value

@@ -1,8 +1,11 @@
 """``fluxlab run`` starts fast: its import set stays small (keep CLI imports lazy)."""
 
 import json
+import os
 import subprocess
 import sys
+
+from fluxlab.instance.local import LocalInstance
 
 #: Modules the run/submit path must not import: each costs milliseconds of
 #: start-up on every ``fluxlab run`` and is needed only by other commands.
@@ -19,6 +22,7 @@ HEAVY = [
     "fluxlab.job.states",
     "fluxlab.broker",
     "fluxlab.kvs",
+    "zmq",  # ipc clients speak ZMTP themselves (fluxlab.transport.zmtp)
 ]
 
 
@@ -36,3 +40,33 @@ def test_run_and_submit_paths_import_no_heavy_modules():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+def test_commands_against_a_live_instance_never_import_zmq():
+    """The client process of run/submit/jobs reaches a process broker without pyzmq."""
+    code = (
+        "import sys, json\n"
+        "from fluxlab.cli.main import run_command\n"
+        "rcs = [run_command(['run', 'true']), run_command(['submit', 'true']),\n"
+        "       run_command(['jobs', '-a'])]\n"
+        "print(json.dumps([rcs, [m for m in sys.modules if m.partition('.')[0] == 'zmq']]))\n"
+    )
+    with LocalInstance(1, conf={"resource": {"cores-per-node": 2}}) as inst:
+        env = {k: v for k, v in os.environ.items() if k != "FLUXLAB_CONNECTOR"}
+        env["FLUXLAB_URI"] = inst.uri
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+        )
+        main = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "fluxlab", "run", "true"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [[0, 0, 0], []]
+    assert main.returncode == 0, main.stderr  # the real entry point, with its fast exit
+    imported = [line.rpartition("|")[2].strip() for line in main.stderr.splitlines()]
+    assert "fluxlab.core.handle" in imported
+    assert not [m for m in imported if m.partition(".")[0] == "zmq"]

@@ -1,4 +1,5 @@
-"""The same client operations over both connectors: direct (in-process) and zmq."""
+"""The same client operations over every connector: direct (in-process), pyzmq
+(inproc, or ipc with ``FLUXLAB_CONNECTOR=zmq``) and ZMTP over a UNIX socket."""
 
 import errno
 
@@ -6,7 +7,8 @@ import pytest
 
 import fluxlab
 from fluxlab._proto import FLAG_STREAMING
-from fluxlab.core.connector import DirectConnector, ZmqConnector
+from fluxlab.core import handle as handle_mod
+from fluxlab.core.connector import DirectConnector, ZmqConnector, ZmtpConnector
 from fluxlab.core.errors import FluxError
 
 
@@ -16,13 +18,24 @@ def inst():
         yield inst
 
 
-@pytest.fixture(params=["direct", "zmq"])
+EXPECTED = {
+    "direct": DirectConnector,
+    "zmq": ZmqConnector,
+    "zmq-ipc": ZmqConnector,
+    "zmtp": ZmtpConnector,
+}
+
+
+@pytest.fixture(params=list(EXPECTED))
 def h(request, inst, monkeypatch):
-    if request.param == "zmq":
+    if request.param != "direct":
         monkeypatch.setenv("FLUXLAB_NO_DIRECT", "1")
+    if request.param in ("zmq-ipc", "zmtp"):  # reach the embedded broker through its ipc socket
+        monkeypatch.delitem(handle_mod._INPROC, inst.uri)
+    if request.param == "zmq-ipc":
+        monkeypatch.setenv("FLUXLAB_CONNECTOR", "zmq")
     h = inst.handle()
-    expected = DirectConnector if request.param == "direct" else ZmqConnector
-    assert isinstance(h._conn, expected)
+    assert isinstance(h._conn, EXPECTED[request.param])
     yield h
     h.close()
 
@@ -47,10 +60,14 @@ def test_payload_is_snapshotted_at_send(h):
     assert fut.get(timeout=10)["n"] == 1
 
 
-def test_instance_stop_fails_outstanding_rpcs():
+@pytest.mark.parametrize("kind", ["direct", "zmtp"])
+def test_instance_stop_fails_outstanding_rpcs(kind, monkeypatch):
     inst = fluxlab.start(size=1)
+    if kind == "zmtp":
+        monkeypatch.setenv("FLUXLAB_NO_DIRECT", "1")
+        del handle_mod._INPROC[inst.uri]  # not restored: the instance is stopped below
     h = inst.handle()
-    assert isinstance(h._conn, DirectConnector)
+    assert isinstance(h._conn, EXPECTED[kind])
     inst.stop()
     with pytest.raises(FluxError) as e:
         h.rpc("broker.ping").get(timeout=10)
