@@ -70,6 +70,10 @@ class PeerIO:
                 client.used.add((msg.topic.partition(".")[0], msg.aux1))
                 self.route_request(msg, hop)
             elif mtype == RESPONSE:
+                if self._procmods:
+                    pm = self._procmods.get(hop)
+                    if pm is not None:
+                        pm.answered(msg)
                 self.route_response(msg)
             elif mtype == CONTROL:
                 self._client_control(hop, ident, msg)
@@ -192,6 +196,9 @@ class PeerIO:
                     self.reactor.add_reader(
                         fd, lambda h=hop: self._client_gone(h, "process exited")
                     )
+            pm = self._procmods.get(hop)
+            if pm is not None:
+                self._procmod_hello(pm)
         elif msg.aux1 == CT.CLIENT_GOODBYE:
             self._client_gone(hop, "closed")
 
@@ -204,6 +211,9 @@ class PeerIO:
         client.close()
         for svc in [s for s, v in self.services.items() if v.client == hop]:
             del self.services[svc]
+        pm = self._procmods.pop(hop, None) if self._procmods else None
+        if pm is not None:
+            self._procmod_gone(pm, why)
         for service, nodeid in client.used:
             m = Message.request(f"{service}.disconnect", None, nodeid=nodeid, flags=FLAG_NORESPONSE)
             self.route_request(m, hop)

@@ -41,6 +41,7 @@ from fluxlab._proto import (
     Message,
 )
 from fluxlab.broker._peerio import PeerIO
+from fluxlab.broker._procmod import ProcModule, ProcModules
 from fluxlab.broker.attrs import ATTR_IMMUTABLE, ATTR_READONLY, Attributes
 from fluxlab.broker.config import CT, BrokerConfig
 from fluxlab.broker.logbuf import LogBuffer, level_name, parse_level
@@ -69,7 +70,7 @@ class _Service:
         self.topics: dict[str, tuple[Callable, bool]] = {}
 
 
-class Broker(PeerIO):
+class Broker(PeerIO, ProcModules):
     """A broker of one rank; ``run()`` blocks in its reactor until EXIT."""
 
     def __init__(self, cfg: BrokerConfig):
@@ -88,6 +89,7 @@ class Broker(PeerIO):
         self.services: dict[str, _Service] = {}
         self.modules: dict[str, ModuleHandle] = {}  # module name -> handle (load order kept)
         self._hops: dict[str, ModuleHandle] = {}
+        self._procmods: dict[str, ProcModule] = {}  # client hop -> module process
         self._subs: list[tuple[str, ModuleHandle, Callable]] = []
         self.clients: dict[str, ClientPeer] = {}
         self.children: dict[int, ChildPeer] = {
@@ -261,6 +263,7 @@ class Broker(PeerIO):
         self._post("joined")
 
     def _enter_init(self) -> None:
+        procs = self._module_processes()
         for name, ranks, args in self.cfg.modules:
             if (
                 ranks == "all"
@@ -268,7 +271,10 @@ class Broker(PeerIO):
                 or (ranks not in ("all", "0") and str(self.rank) in ranks.split(","))
             ):
                 try:
-                    self.load_module(name, list(args))
+                    if name in procs:
+                        self.load_module_process(name, list(args))
+                    else:
+                        self.load_module(name, list(args))
                 except Exception as e:  # noqa: BLE001 - a bad module must not stop the broker
                     self.log(3, f"rc1: failed to load module {name}: {e}", "broker")
         self._post("rc1-done")
@@ -333,6 +339,10 @@ class Broker(PeerIO):
         if self._closed:
             return
         self._closed = True
+        for pm in list(self._procmods.values()):
+            if pm.proc.poll() is None:
+                pm.proc.kill()
+                pm.proc.wait()
         for c in self.clients.values():
             if c.direct is not None:
                 c.direct.lost = True
@@ -431,6 +441,9 @@ class Broker(PeerIO):
         h = self.modules.get(name)
         if h is None or name in self.builtin_names:
             raise ModuleLoadError(f"module {name!r} is not loaded on rank {self.rank}")
+        if type(h) is ProcModule:
+            self.remove_module_process(h)
+            return
         try:
             h.module.stop()
         finally:
@@ -512,7 +525,11 @@ class Broker(PeerIO):
 
     def _deliver(self, svc: _Service, msg: Message) -> None:
         if svc.client is not None:
-            self._send_client(svc.client, msg)
+            pm = self._procmods.get(svc.client) if self._procmods else None
+            if pm is not None:
+                pm.forward(self, msg)
+            else:
+                self._send_client(svc.client, msg)
             return
         entry = svc.topics.get(msg.topic)
         if entry is None:

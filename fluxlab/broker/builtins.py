@@ -286,6 +286,9 @@ class ModuleService(_Builtin):
         for name, h in self.broker.modules.items():
             if name in self.broker.builtin_names:
                 continue
+            if name in self.broker.procmod_names():
+                out.append(self.broker.module_info(name))
+                continue
             mod = h.module
             services = sorted(s for s, v in self.broker.services.items() if v.module is mod)
             out.append(
@@ -301,12 +304,25 @@ class ModuleService(_Builtin):
 
     @request_handler("load")
     def load(self, msg):
-        name, args = unpack(msg, ("name", str), ("args", list, []))
+        name, args, process = unpack(
+            msg, ("name", str), ("args", list, []), ("process", bool, False)
+        )
         if not all(isinstance(a, str) for a in args):
             raise ServiceError(errno.EPROTO, "module.load: args must be a list of strings")
         from fluxlab.broker.modules import ModuleLoadError
 
         try:
+            if process:  # answered once the module has started in its process
+                pm = self.broker.load_module_process(name, args)
+                self.defer(msg)
+                pm.on_ready.append(
+                    lambda err: (
+                        self.respond(msg, {"name": pm.name})
+                        if err is None
+                        else self.respond_error(msg, errno.EINVAL, err)
+                    )
+                )
+                return None
             mod = self.broker.load_module(name, args)
         except ModuleLoadError as e:
             raise ServiceError(errno.ENOENT, str(e)) from None

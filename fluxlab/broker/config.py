@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from fluxlab.transport import CurveCert
 
-__all__ = ["BrokerConfig", "CT", "DEFAULT_MODULES"]
+__all__ = ["CT", "DEFAULT_MODULES", "DEFAULT_MODULE_PROCESSES", "BrokerConfig"]
 
 #: Modules loaded at start (rc1) as ``(name, ranks, args)``; ranks "0" or "all".
 DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
@@ -23,6 +23,10 @@ DEFAULT_MODULES: list[tuple[str, str, list[str]]] = [
     ("exec", "all", []),
 ]
 
+#: Modules a broker that runs as a process of its own starts in child
+#: processes (embedded brokers keep every module in their thread).
+DEFAULT_MODULE_PROCESSES: tuple[str, ...] = ("kvs",)
+
 
 class CT:
     """Control message types (``Message.control(ctype, status)``)."""
@@ -35,6 +39,7 @@ class CT:
     GOODBYE = 6  # child -> parent: I am exiting
     CLIENT_HELLO = 7  # client -> broker: {"pid", "hostname"}
     CLIENT_GOODBYE = 8  # client -> broker
+    MODULE_STOP = 9  # broker -> module process: stop the module and exit
 
 
 @dataclass
@@ -58,6 +63,10 @@ class BrokerConfig:
         client socket also binds an ``inproc://`` endpoint.
     modules
         ``(name, ranks, args)`` to load in INIT.
+    module_processes
+        Names of modules to run in a child process each instead of in the
+        broker's thread (:mod:`fluxlab.broker._procmod`); conf
+        ``broker.module-processes`` overrides it.
     attrs
         Extra/overriding broker attributes (``-S name=value``).
     conf
@@ -74,6 +83,7 @@ class BrokerConfig:
     embedded: bool = False
     instance_id: str = ""
     modules: list[tuple[str, str, list[str]]] = field(default_factory=lambda: list(DEFAULT_MODULES))
+    module_processes: list[str] = field(default_factory=list)
     attrs: dict[str, str] = field(default_factory=dict)
     conf: dict = field(default_factory=dict)
     hostname: str = field(default_factory=socket.gethostname)

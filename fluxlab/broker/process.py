@@ -14,7 +14,7 @@ import signal
 import zmq
 
 from fluxlab.broker.broker import Broker
-from fluxlab.broker.config import BrokerConfig
+from fluxlab.broker.config import DEFAULT_MODULE_PROCESSES, BrokerConfig
 from fluxlab.transport import context, load_cert
 
 __all__ = ["broker_main", "config_from_dict"]
@@ -40,8 +40,11 @@ def config_from_dict(rank: int, size: int, d: dict) -> BrokerConfig:
             "shutdown_grace",
             "parent_uri",
             "instance_level",
+            "module_processes",
         }
     }
+    # a broker with a process of its own gives the KVS one too: two cores at work
+    kw.setdefault("module_processes", list(DEFAULT_MODULE_PROCESSES))
     cfg = BrokerConfig(rank=rank, size=size, cert=cert, embedded=False, **kw)
     if mods is not None:
         cfg.modules = [(n, r, list(a)) for n, r, a in mods]

@@ -26,6 +26,11 @@ def add_parser(sub, name, helptext):
     ls.set_defaults(func=run_list)
     ld = s.add_parser("load", help="load a module by name or .py path")
     ld.add_argument("-r", "--rank", default=None, help="ranks (idset or 'all'; default 0)")
+    ld.add_argument(
+        "--process",
+        action="store_true",
+        help="run the module in a process of its own (its own core) instead of the broker's thread",
+    )
     ld.add_argument("name")
     ld.add_argument("args", nargs="*", help="module arguments (key=value ...)")
     ld.set_defaults(func=run_load)
@@ -52,6 +57,8 @@ def run_list(args, ctx) -> int:
     for m in rows:
         prefix = f"{m['rank']:<4}  " if show_rank else ""
         services = ",".join(s for s in m["services"] if s != m["name"]) or m["name"]
+        if "pid" in m:  # a module process
+            services += f" (process {m['pid']})"
         ctx.print(f"{prefix}{m['name']:<20} {_dur(m['uptime']):>8} {m['requests']:>9}  {services}")
     return 0
 
@@ -69,8 +76,9 @@ def run_load(args, ctx) -> int:
 
     if path.endswith(".py") or os.sep in path:
         path = os.path.abspath(path)
+    proc = {"process": True} if args.process else {}
     futs = [
-        (r, h.rpc("module.load", {"name": path, "args": args.args}, nodeid=r))
+        (r, h.rpc("module.load", {"name": path, "args": args.args, **proc}, nodeid=r))
         for r in _ranks(args.rank, h)
     ]
     for r, f in futs:

@@ -223,6 +223,18 @@ class ServiceModule:
         self.on_disconnect(sender)
 
     # -- dispatch (called by the broker) ------------------------------------
+    @classmethod
+    def service_names(cls) -> set[str]:
+        """The services an instance of this class registers (see :meth:`_handlers`)."""
+        svc = cls.service or cls.name
+        names = {cls.name, svc}
+        for klass in cls.__mro__:
+            for fn in vars(klass).values():
+                spec = getattr(fn, _REQ_ATTR, None)
+                if spec is not None and "." in spec[0]:
+                    names.add(spec[0].partition(".")[0])
+        return names - {""}
+
     def _handlers(self) -> tuple[dict[str, tuple[Callable, bool]], list[tuple[str, Callable]]]:
         """The request topics and event prefixes this module handles."""
         svc = self.service or self.name

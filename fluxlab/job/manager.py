@@ -74,6 +74,7 @@ class JobManager(ServiceModule):
         self.kill_timeout = float(self.h.conf.get("job-manager", {}).get("kill-timeout", 5.0))
         self.enabled, self.disable_reason = True, ""
         self._ops: list[tuple[str, str]] = []  # (eventlog key, line) to append
+        self._puts: list[dict] = []  # kvs put ops committed with the next appends (R)
         self._journal: list[dict] = []
         self._flush_scheduled = False
         self._waits: list = []  # (msg, jobid or ANY)
@@ -158,12 +159,13 @@ class JobManager(ServiceModule):
     def _flush(self) -> None:
         self._flush_scheduled = False
         appends, self._ops = self._ops, []
+        puts, self._puts = self._puts, []
         if appends:
             # one append per eventlog per flush (order within a job is kept)
             merged: dict[str, list[str]] = {}
             for key, line in appends:
                 merged.setdefault(key, []).append(line)
-            ops = [
+            ops = puts + [
                 {"op": "append", "key": k, "data": "\n".join(v) + "\n"} for k, v in merged.items()
             ]
             self.h.rpc("kvs.commit", {"ops": ops}).then(self._committed)
@@ -206,6 +208,10 @@ class JobManager(ServiceModule):
 
     def allocated(self, job: Job, R: dict | None, annotations: dict | None) -> None:
         job.R = R
+        if R is not None:
+            # R goes into the same KVS transaction as the alloc event below, so a
+            # reader who sees the event finds R (flux-core's job-manager does this)
+            self._puts.append({"op": "put", "key": job_key(job.id, "R"), "data": _dumps(R)})
         if job.state != JobState.SCHED:  # canceled meanwhile: give the resources back
             self.post(
                 job, "alloc", {"annotations": annotations} if annotations else None, extra={"R": R}

@@ -138,6 +138,10 @@ class KVSModule(ServiceModule):
             ("treeobj", bool, False),
             ("readlink", bool, False),
         )
+        if self._pending:
+            # a lookup sees every commit that reached the KVS before it (e.g. the
+            # job-manager's R + alloc, sent before its journal reached a reader)
+            self._flush()
         m = self.model
         try:
             cur = m.version(ns) if version is None else version

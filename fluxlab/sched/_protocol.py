@@ -4,7 +4,8 @@ Both modules own the ``sched`` service, take resources from the ``resource``
 module's ``resource.acquire`` stream (RFC 28), hold requests that arrive
 before resources are known and replay them afterwards, greet the job-manager
 (``sched-hello``, claiming the R of each running job, then ``sched-ready``),
-and store each allocation's R in ``job.<id>.R`` before answering SUCCESS.
+and answer SUCCESS with each allocation's R inline (the job-manager stores it in
+``job.<id>.R`` with the job's ``alloc`` event, in one KVS transaction).
 Only matching and queueing differ; a subclass provides :meth:`_claim`,
 :meth:`_ready_payload` and its own ``_on_acquire``.
 """
@@ -12,7 +13,6 @@ Only matching and queueing differ; a subclass provides :meth:`_claim`,
 from __future__ import annotations
 
 import errno
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +20,6 @@ from fluxlab._proto import FLAG_STREAMING
 from fluxlab.core.errors import FluxError
 from fluxlab.core.module import ServiceModule, request_handler
 from fluxlab.job._jm_sched import ALLOC_ANNOTATE, ALLOC_CANCEL, ALLOC_DENY, ALLOC_SUCCESS
-from fluxlab.job.ingest import job_key
 
 __all__ = ["ANNOTATE", "CANCEL", "DENY", "SUCCESS", "SchedulerModule"]
 
@@ -29,7 +28,7 @@ SUCCESS, ANNOTATE, DENY, CANCEL = ALLOC_SUCCESS, ALLOC_ANNOTATE, ALLOC_DENY, ALL
 
 
 class SchedulerModule(ServiceModule):
-    """Base of the scheduler modules: resources, hello/ready, storing R.
+    """Base of the scheduler modules: resources, hello/ready.
 
     Invariant: ``_waiting`` holds ``(handler, msg)`` for requests deferred
     until the first resource set arrives; it is empty once resources are known.
@@ -97,16 +96,6 @@ class SchedulerModule(ServiceModule):
     def _claim(self, jobid: int, R: Any) -> None:
         """Mark a running job's R (from hello) allocated."""
         raise NotImplementedError
-
-    # -- storing R ------------------------------------------------------------------------
-    def _store_R(self, jobs: list[tuple[int, dict]], done: Callable) -> None:
-        """Commit each ``(jobid, R)`` to ``job.<id>.R`` in one transaction; then
-        ``done(fut)`` (RFC 27: R is in the KVS before SUCCESS is sent)."""
-        ops = [
-            {"op": "put", "key": job_key(jobid, "R"), "data": json.dumps(R, separators=(",", ":"))}
-            for jobid, R in jobs
-        ]
-        self.h.rpc("kvs.commit", {"ops": ops}).then(done)
 
     @request_handler("expiration")
     def expiration(self, msg):

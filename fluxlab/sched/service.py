@@ -153,8 +153,8 @@ class SchedModule(SchedulerModule):
         self.requests: dict[int, Any] = {}  # jobid -> alloc request message
         self.running: dict[int, dict] = {}  # jobid -> R
         self._pass_scheduled = False
-        # allocations whose R is being committed: (jobid, R, annotations, request)
-        self._pending_commit: list[tuple[int, dict, dict | None, Any]] = []
+        # allocations made this pass, answered at its end: (jobid, R, annotations, request)
+        self._allocated_now: list[tuple[int, dict, dict | None, Any]] = []
         self.nalloc = 0
         self._acquire_resources()
 
@@ -391,7 +391,7 @@ class SchedModule(SchedulerModule):
                 R = self._finish_R(d.R, msg)
                 self.running[d.jobid] = R
                 self.nalloc += 1
-                self._pending_commit.append((d.jobid, R, d.annotations, msg))
+                self._allocated_now.append((d.jobid, R, d.annotations, msg))
             elif d.kind == "annotate":
                 self.respond(msg, {"id": d.jobid, "type": ANNOTATE, "annotations": d.annotations})
             elif d.kind == "deny":
@@ -400,8 +400,8 @@ class SchedModule(SchedulerModule):
             elif d.kind == "cancel":
                 del self.requests[d.jobid]
                 self.respond(msg, {"id": d.jobid, "type": CANCEL})
-        if self._pending_commit:
-            self._commit()
+        if self._allocated_now:
+            self._answer_allocs()
 
     @staticmethod
     def _finish_R(R: dict, msg) -> dict:
@@ -422,22 +422,12 @@ class SchedModule(SchedulerModule):
         R["execution"] = execution
         return R
 
-    def _commit(self) -> None:
-        """Store the batch's R in the KVS, then answer SUCCESS (RFC 27 order)."""
-        batch, self._pending_commit = self._pending_commit, []
-
-        def done(fut) -> None:
-            try:
-                fut.get()
-            except FluxError as e:
-                for jobid, _, _, msg in batch:
-                    self.running.pop(jobid, None)
-                    self.respond(msg, {"id": jobid, "type": DENY, "note": f"cannot store R: {e}"})
-                return
-            for jobid, R, ann, msg in batch:
-                out = {"id": jobid, "type": SUCCESS, "R": R}
-                if ann:
-                    out["annotations"] = ann
-                self.respond(msg, out)
-
-        self._store_R([(jobid, R) for jobid, R, _, _ in batch], done)
+    def _answer_allocs(self) -> None:
+        """Answer SUCCESS with R inline; the job-manager stores R in the KVS in
+        the same transaction as the job's ``alloc`` event (as flux-core does)."""
+        batch, self._allocated_now = self._allocated_now, []
+        for jobid, R, ann, msg in batch:
+            out = {"id": jobid, "type": SUCCESS, "R": R}
+            if ann:
+                out["annotations"] = ann
+            self.respond(msg, out)

@@ -7,8 +7,8 @@ rank, the sets of free core and GPU ids, fills requests in rank order
 the first pending request does not fit, later ones wait too (FCFS).
 
 Resources come from the ``resource`` module's ``resource.acquire`` stream
-(RFC 28); ranks reported down are never allocated.  Allocation R is
-committed to ``job.<id>.R`` before the SUCCESS response (sent with R inline).
+(RFC 28); ranks reported down are never allocated.  SUCCESS carries R
+inline; the job-manager stores it in ``job.<id>.R`` with the ``alloc`` event.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ class SchedSimple(SchedulerModule):
                     ) from None
         if self.queue_depth < 1:
             raise ValueError("sched-simple: queue-depth must be at least 1")
-        self._pending_commit: list[tuple[_Request, dict]] = []
-        self._commit_scheduled = False
+        self._allocated_now: list[tuple[_Request, dict]] = []
+        self._answer_scheduled = False
         self.stats_alloc = 0
         self._acquire_resources()
 
@@ -335,38 +335,26 @@ class SchedSimple(SchedulerModule):
                 starttime=now,
                 expiration=now + duration if duration > 0 else 0.0,
             )
-            self._pending_commit.append((req, R.to_dict()))
+            self._allocated_now.append((req, R.to_dict()))
             self.stats_alloc += 1
-        if self._pending_commit and not self._commit_scheduled:
-            self._commit_scheduled = True
-            self.h.reactor.call_soon(self._commit)
+        if self._allocated_now and not self._answer_scheduled:
+            self._answer_scheduled = True
+            self.h.reactor.call_soon(self._answer_allocs)
 
-    def _commit(self) -> None:
-        self._commit_scheduled = False
-        batch, self._pending_commit = self._pending_commit, []
-
-        def done(fut) -> None:
-            try:
-                fut.get()
-            except FluxError as e:
-                for req, _ in batch:
-                    self.allocs.pop(req.id, None)
-                    self.respond(
-                        req.msg, {"id": req.id, "type": DENY, "note": f"cannot store R: {e}"}
-                    )
-                return
-            for req, R in batch:
-                self.respond(
-                    req.msg,
-                    {
-                        "id": req.id,
-                        "type": SUCCESS,
-                        "R": R,
-                        "annotations": {"sched": {"resource_summary": _summary(R)}},
-                    },
-                )
-
-        self._store_R([(req.id, R) for req, R in batch], done)
+    def _answer_allocs(self) -> None:
+        """Answer SUCCESS with R inline (the job-manager stores R, see ``sched``)."""
+        self._answer_scheduled = False
+        batch, self._allocated_now = self._allocated_now, []
+        for req, R in batch:
+            self.respond(
+                req.msg,
+                {
+                    "id": req.id,
+                    "type": SUCCESS,
+                    "R": R,
+                    "annotations": {"sched": {"resource_summary": _summary(R)}},
+                },
+            )
 
 
 def _summary(R: dict) -> str:

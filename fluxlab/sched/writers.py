@@ -39,7 +39,10 @@ __all__ = [
 
 def dumps(obj) -> str:
     """JSON text the way jansson's ``json_dumps(o, JSON_INDENT(0))`` writes it."""
-    return json.dumps(obj, ensure_ascii=False)
+    return _encode(obj)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def compress_ids(ids) -> str:

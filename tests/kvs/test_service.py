@@ -252,3 +252,14 @@ def test_memory_store_is_garbage_collected(monkeypatch):
         old = stats["version"] - svc.KEEP_VERSIONS // 2
         assert h.rpc("kvs.lookup", {"key": "gc.value", "version": old}).get()["data"] is not None
         h.close()
+
+
+def test_lookup_sees_every_commit_that_reached_the_kvs_before_it(h):
+    # pipelined: the commit is still batched when the lookup arrives; the lookup
+    # must not answer from the older root (a reader who learned of a commit by
+    # another route, e.g. the job-manager's journal, must find its data)
+    for i in range(20):
+        commit = h.rpc("kvs.commit", {"ops": [{"op": "put", "key": "seen.k", "data": str(i)}]})
+        look = h.rpc("kvs.lookup", {"key": "seen.k"})
+        assert look.get(timeout=30)["data"] == str(i)
+        commit.get(timeout=30)
