@@ -10,7 +10,6 @@ they are gone.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExecJob", "shell_status"]
 
-_dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, reused
 
 
 def shell_status(wait_status: int) -> int:

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _BAD_NAME = re.compile(r"[\s\x00-\x1f]")
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 class EventlogError(ValueError):
@@ -42,11 +43,16 @@ class EventlogError(ValueError):
 _NO_CONTEXT: dict = {}
 
 
+_KEYS = frozenset(("timestamp", "name", "context"))
+#: names already checked against _BAD_NAME (bounded: eventlogs may hold any name)
+_GOOD_NAMES: set[str] = set()
+
+
 def _validate(obj: Any, where: str) -> None:
     if type(obj) is not dict and not isinstance(obj, Mapping):
         raise EventlogError(f"{where}: entry must be a JSON object, not {type(obj).__name__}")
-    extra = set(obj) - {"timestamp", "name", "context"}
-    if extra:
+    if not obj.keys() <= _KEYS:
+        extra = set(obj) - _KEYS
         raise EventlogError(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
     if "timestamp" not in obj:
         raise EventlogError(f"{where}: timestamp: missing")
@@ -60,8 +66,11 @@ def _validate(obj: Any, where: str) -> None:
     name = obj["name"]
     if not isinstance(name, str) or not name:
         raise EventlogError(f"{where}: name: must be a non-empty string")
-    if _BAD_NAME.search(name):
-        raise EventlogError(f"{where}: name: {name!r} must not contain whitespace")
+    if name not in _GOOD_NAMES:
+        if _BAD_NAME.search(name):
+            raise EventlogError(f"{where}: name: {name!r} must not contain whitespace")
+        if len(_GOOD_NAMES) < 1024:
+            _GOOD_NAMES.add(name)
     ctx = obj.get("context", _NO_CONTEXT)
     if type(ctx) is not dict and not isinstance(ctx, Mapping):
         raise EventlogError(f"{where}: context: must be a JSON object")
@@ -139,7 +148,7 @@ def encode_event(
     if event.get("context"):
         out["context"] = event["context"]
     try:
-        return json.dumps(out, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+        return _encode(out) + "\n"
     except (TypeError, ValueError) as exc:
         raise EventlogError(f"event {event['name']!r}: context is not JSON: {exc}") from None
 

@@ -81,26 +81,65 @@ def jobspec_summary(jobspec: Any) -> dict:
     return out
 
 
+#: R_summary results by allocation shape (see there); bounded by clearing
+_R_SHAPES: dict[tuple, dict] = {}
+_R_SHAPES_MAX = 4096
+
+
+def _R_shape_key(R: dict) -> tuple | None:
+    """What of R the summary depends on, apart from ``expiration``: its ranks'
+    children and the nodelist (``starttime`` and ``scheduling`` do not count).
+    None when R is not plain enough to key (then it is parsed in full)."""
+    try:
+        ex = R["execution"]
+        key = [tuple(ex.get("nodelist") or ())]
+        for e in ex["R_lite"]:
+            kids = e["children"]
+            key.append((e["rank"], tuple(sorted(kids.items()))))
+        return tuple(key)
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
 def R_summary(R: Any) -> dict:
-    """Ranks, nodelist, node/core/gpu counts and expiration from R."""
+    """Ranks, nodelist, node/core/gpu counts and expiration from R.
+
+    Allocations repeat (the same cores of the same node, job after job), so
+    the parsed part is remembered per shape; ``expiration`` is read each time.
+    """
     if not isinstance(R, dict):
         return {}
+    key = _R_shape_key(R)
     try:
-        from fluxlab.resource.rv1 import ResourceSet
+        base = _R_SHAPES.get(key) if key is not None else None
+    except TypeError:  # an unhashable part: not a shape worth keeping
+        key = base = None
+    if base is None:
+        try:
+            from fluxlab.resource.rv1 import ResourceSet
 
-        rs = ResourceSet(R)
-    except ValueError:
-        return {}
-    out = {
-        "ranks": str(rs.ranks),
-        "nodelist": str(rs.nodelist),
-        "nnodes": rs.nnodes,
-        "ncores": rs.ncores,
-    }
-    if rs.ngpus:
-        out["ngpus"] = rs.ngpus
-    if rs.expiration:
-        out["expiration"] = rs.expiration
+            rs = ResourceSet(R)
+        except (ValueError, TypeError):
+            return {}
+        base = {
+            "ranks": str(rs.ranks),
+            "nodelist": str(rs.nodelist),
+            "nnodes": rs.nnodes,
+            "ncores": rs.ncores,
+        }
+        if rs.ngpus:
+            base["ngpus"] = rs.ngpus
+        if key is not None:
+            if len(_R_SHAPES) >= _R_SHAPES_MAX:
+                _R_SHAPES.clear()
+            _R_SHAPES[key] = base
+    out = dict(base)
+    try:
+        expiration = R["execution"].get("expiration")
+    except (KeyError, AttributeError):
+        expiration = None
+    if isinstance(expiration, (int, float)) and not isinstance(expiration, bool) and expiration:
+        out["expiration"] = float(expiration)
     return out
 
 

@@ -25,7 +25,13 @@ from typing import Any
 
 from fluxlab.job._flags import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
 from fluxlab.job.eventlog import EventlogError, EventLogEvent, parse_eventlog
-from fluxlab.job.states import JobResult, JobState, JobStateError, event_key, next_state
+from fluxlab.job.states import (
+    JobResult,
+    JobState,
+    JobStateError,
+    event_key,
+    next_state_by_key,
+)
 from fluxlab.job.urgency import PRIORITY_MAX, URGENCY_MAX, URGENCY_MIN
 
 __all__ = [
@@ -38,6 +44,10 @@ __all__ = [
 ]
 
 _FLAG_NAMES = {"debug": FLAG_DEBUG, "waitable": FLAG_WAITABLE, "novalidate": FLAG_NOVALIDATE}
+#: (record class, event name) -> its ``_on_<name>`` rule or None (names with a
+#: rule, and names without one up to a bound: eventlogs may hold any name)
+_RULES: dict[tuple[type, str], Any] = {}
+_RULES_MAX = 4096
 _LOG_LENGTH = 32
 
 
@@ -201,10 +211,16 @@ class JobRecord:
                 f"job {self.id}: duplicate 'submit' event in state {self.state.name}"
             )
         old = self.state
-        new = next_state(old, name, ctx, jobid=self.id)
-        handler = getattr(self, "_on_" + name.replace("-", "_"), None)
-        if handler is not None and "." not in name:
-            handler(ctx, ts, event_key(name, ctx))
+        key = event_key(name, ctx, self.id)
+        new = next_state_by_key(old, name, key, self.id)
+        cls = type(self)
+        rule = _RULES.get((cls, name), _RULES)
+        if rule is _RULES:
+            rule = None if "." in name else getattr(cls, "_on_" + name.replace("-", "_"), None)
+            if rule is not None or len(_RULES) < _RULES_MAX:
+                _RULES[(cls, name)] = rule
+        if rule is not None:
+            rule(self, ctx, ts, key)
         self.nevents += 1
         if new != old:
             self.state = new

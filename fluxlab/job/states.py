@@ -212,19 +212,23 @@ KNOWN_EVENTS = frozenset(key.split("(")[0] for _, key in TRANSITIONS)
 def event_key(name: str, context: Mapping[str, Any] | None = None, jobid: object = None) -> str:
     """Table key of an event: splits ``exception`` by severity and ``release``
     by ``final``.  Malformed context values raise :class:`JobStateError`."""
-    context = context or {}
-    who = f"job {jobid}: " if jobid is not None else ""
     if name == "exception":
-        sev = context.get("severity")
+        sev = (context or {}).get("severity")
         if isinstance(sev, bool) or not isinstance(sev, int) or not 0 <= sev <= 7:
-            raise JobStateError(f"{who}exception event: context.severity must be an integer 0..7")
+            raise JobStateError(
+                f"{_who(jobid)}exception event: context.severity must be an integer 0..7"
+            )
         return "exception" if sev == 0 else "exception(severity>0)"
     if name == "release":
-        final = context.get("final")
+        final = (context or {}).get("final")
         if not isinstance(final, bool):
-            raise JobStateError(f"{who}release event: context.final must be a boolean")
+            raise JobStateError(f"{_who(jobid)}release event: context.final must be a boolean")
         return "release(final)" if final else "release"
     return name
+
+
+def _who(jobid: object) -> str:
+    return f"job {jobid}: " if jobid is not None else ""
 
 
 def _allowed_in(key: str) -> list[JobState]:
@@ -245,9 +249,16 @@ def next_state(
         If the table has no entry: the message names the job, the current
         state, the state the event leads to, and the event.
     """
-    key = event_key(name, context, jobid)
+    return next_state_by_key(state, name, event_key(name, context, jobid), jobid)
+
+
+def next_state_by_key(state: JobState, name: str, key: str, jobid: object = None) -> JobState:
+    """:func:`next_state` with the event's table key already computed."""
     if name not in KNOWN_EVENTS:
         return state
+    new = TRANSITIONS.get((state, key))  # an int state hashes like its JobState
+    if new is not None:
+        return new
     try:
         return TRANSITIONS[(JobState(state), key)]
     except KeyError:
