@@ -16,6 +16,31 @@ def stats_us(samples: list[float]) -> dict:
     }
 
 
+def cpu_s(pid: int | str) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    import os
+
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (from /proc)."""
+    import os
+
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """Resident set size of a process in MiB (from /proc)."""
     with open(f"/proc/{pid}/status") as f:

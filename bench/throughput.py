@@ -3,10 +3,14 @@
 Prints JSON with, for N in (1,000, 10,000) by default:
 
 Throughput runs use a local-process instance of one broker (the shape of
-``flux start --test-size=1``); the ``*_embedded`` figures repeat the first
-size with the broker in this process, where it shares the GIL with the
-submitting client.  Memory is the resident size of a fresh process holding
-an embedded instance.
+``flux start --test-size=1``), whose KVS runs in a module process of its own
+(docs/spec/broker.md, "Module processes"); ``cpu_ms_per_job`` gives the CPU
+each of the instance's processes used per job.  The ``*_kvs_in_broker``
+figures repeat the first size with conf ``broker.module-processes = []`` (one
+process, one core at work) for the ratio, measured in the same run.  The
+``*_embedded`` figures repeat the first size with the broker in this process,
+where it shares the GIL with the submitting client.  Memory is the resident
+size of a fresh process holding an embedded instance.
 
 * ``simulated``: jobs with ``attributes.system.exec.test.run_duration`` (no
   processes; measures the control plane): submit rate and end-to-end jobs/s;
@@ -34,7 +38,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import rss_mb  # noqa: F401 - used by the memory subprocess (t.rss_mb)
+from _util import children, cpu_s, rss_mb  # noqa: F401 - rss_mb: the memory subprocess
 
 import fluxlab
 from fluxlab.job import JobspecV1
@@ -43,14 +47,34 @@ from fluxlab.job.submit import submit_bulk_async
 CORES = 64
 
 
-def _start(size: int = 1, embedded: bool = False):
+def _start(size: int = 1, embedded: bool = False, kvs_process: bool = True):
     """An instance to measure: broker processes (like ``flux start``), or embedded."""
-    conf = {"resource": {"cores-per-node": CORES}}
+    conf: dict = {"resource": {"cores-per-node": CORES}}
     if embedded:
         return fluxlab.start(size=size, conf=conf)
     from fluxlab.instance.local import LocalInstance
 
+    if not kvs_process:
+        conf["broker"] = {"module-processes": []}
     return LocalInstance(size, conf=conf)
+
+
+def _instance_pids(inst) -> dict[str, int]:
+    """The broker process of rank 0 and its module processes, by role."""
+    pids = getattr(inst, "pids", None)
+    if not pids:
+        return {}
+    broker = pids[0]
+    out = {"broker": broker}
+    for i, pid in enumerate(children(broker)):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"fluxlab.broker.modproc" in cmd:
+            out[f"module_process_{i}"] = pid
+    return out
 
 
 def _jobspec(simulated: bool) -> str:
@@ -67,9 +91,11 @@ def _inactive_count(h) -> int:
     return h.rpc("job-manager.stats").get()["inactive"]
 
 
-def run_batch(h, n: int, simulated: bool) -> dict:
+def run_batch(h, n: int, simulated: bool, pids: dict[str, int] | None = None) -> dict:
     spec = _jobspec(simulated)
     base = _inactive_count(h)
+    pids = pids or {}
+    cpu0 = {k: cpu_s(p) for k, p in pids.items()}
     t0 = time.perf_counter()
     futs = []
     for i in range(0, n, 1000):
@@ -84,12 +110,17 @@ def run_batch(h, n: int, simulated: bool) -> dict:
     while _inactive_count(h) < base + n:
         time.sleep(0.05)
     t_all = time.perf_counter() - t0
-    return {
+    out = {
         "n": n,
         "submit_per_s": round(n / t_submit),
         "jobs_per_s": round(n / t_all),
         "seconds": round(t_all, 2),
     }
+    if pids:
+        out["cpu_ms_per_job"] = {
+            k: round((cpu_s(p) - cpu0[k]) / n * 1000, 3) for k, p in pids.items()
+        }
+    return out
 
 
 def latency(h, count: int) -> dict:
@@ -161,8 +192,14 @@ def main() -> None:
         for n in sizes:
             with _start() as inst:
                 h = fluxlab.Flux(inst.uri)
-                out[key].append(run_batch(h, n, simulated))
+                out[key].append(run_batch(h, n, simulated, _instance_pids(inst)))
                 h.close()
+        with _start(kvs_process=False) as inst:  # the same, on one core
+            h = fluxlab.Flux(inst.uri)
+            out[f"{key}_kvs_in_broker_{sizes[-1]}"] = run_batch(
+                h, sizes[-1], simulated, _instance_pids(inst)
+            )
+            h.close()
         with _start(embedded=True) as inst:  # brokers share this process (and its GIL)
             h = inst.handle()
             out[f"{key}_embedded_{sizes[0]}"] = run_batch(h, sizes[0], simulated)
