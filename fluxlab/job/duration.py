@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
 
 from fluxlab.util.duration import DurationError, fsd, hms, parse_fsd
+
+TYPE_CHECKING = False  # typing itself costs ~4 ms of every CLI start
 
 if TYPE_CHECKING:
     import datetime

@@ -22,7 +22,10 @@ HEAVY = [
     "fluxlab.job.states",
     "fluxlab.broker",
     "fluxlab.kvs",
+    "copy",  # jobspec copies import it lazily
+    "shutil",  # argparse's formatter would import it per add_argument (cli/main._Formatter)
     "zmq",  # ipc clients speak ZMTP themselves (fluxlab.transport.zmtp)
+    "typing",  # annotations only: modules on this path set TYPE_CHECKING = False
 ]
 
 
