@@ -46,8 +46,10 @@ def _wait_gone(pid: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return  # exited; only its parent has not reaped it yet
+        except FileNotFoundError:
             return
         time.sleep(0.02)
     raise AssertionError(f"process {pid} still exists after {timeout}s")
@@ -225,3 +227,15 @@ def test_embedded_instance_keeps_the_kvs_in_its_thread():
         h = i.handle()
         assert "pid" not in _modules(h)["kvs"]
         h.close()
+
+
+def test_module_process_exits_when_its_broker_is_killed():
+    inst = LocalInstance(1)
+    try:
+        with fluxlab.Flux(inst.uri) as h:
+            pid = _modules(h)["kvs"]["pid"]
+        os.kill(inst.pids[0], signal.SIGKILL)
+        _wait_gone(pid)  # no orphan KVS left behind
+    finally:
+        inst.kill_all()
+        inst.__exit__(None, None, None)

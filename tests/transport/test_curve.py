@@ -33,7 +33,13 @@ def test_tcp_transport_refuses_unknown_client_key(tmp_path):
         rogue.curve_serverkey = cert.public
         rogue.curve_publickey, rogue.curve_secretkey = other.public, other.secret
         rogue.connect(endpoint)
-        rogue.send(b"from-rogue")
+        try:
+            # never blocks: once the server has refused the rogue's handshake, its
+            # DEALER has no pipe to queue on (a blocking send would hang the test)
+            rogue.send(b"from-rogue", zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+        good.sndtimeo = 10000
         good.send(b"from-good")
         assert server.poll(10000), "the client holding the instance key was refused"
         assert server.recv_multipart()[1] == b"from-good"
