@@ -4,7 +4,7 @@ Names load on first use so that a client importing the handle does not pay
 for the service-module machinery.
 """
 
-import importlib
+from fluxlab._lazy import lazy_getattr
 
 __all__ = [
     "Flux",
@@ -18,21 +18,15 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Flux": "handle",
-    "FluxError": "errors",
-    "ServiceError": "errors",
-    "Future": "future",
-    "ServiceModule": "module",
-    "event_handler": "module",
-    "request_handler": "module",
-    "unpack": "module",
+    "Flux": "fluxlab.core.handle",
+    "FluxError": "fluxlab.core.errors",
+    "ServiceError": "fluxlab.core.errors",
+    "Future": "fluxlab.core.future",
+    "ServiceModule": "fluxlab.core.module",
+    "event_handler": "fluxlab.core.module",
+    "request_handler": "fluxlab.core.module",
+    "unpack": "fluxlab.core.module",
 }
 
 
-def __getattr__(name: str):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'fluxlab.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fluxlab.core.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fluxlab.core", _WHERE)

@@ -7,8 +7,7 @@ Nothing in the library imports this package.  Widgets load lazily so that
 
 from __future__ import annotations
 
-import importlib
-
+from fluxlab._lazy import lazy_getattr
 from fluxlab.jupyter.magics import FluxMagics, JobIDList, load_ipython_extension
 from fluxlab.jupyter.session import NoInstanceError, Session, get_session
 
@@ -41,10 +40,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'fluxlab.jupyter' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fluxlab.jupyter", _LAZY)

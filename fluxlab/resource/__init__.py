@@ -6,7 +6,7 @@ submodule (``fluxlab.resource.idset``) stays light.
 
 from __future__ import annotations
 
-import importlib
+from fluxlab._lazy import lazy_getattr
 
 __all__ = [
     "ResourceSet",
@@ -27,9 +27,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fluxlab.resource' has no attribute {name!r}")
+__getattr__ = lazy_getattr("fluxlab.resource", _LAZY)

@@ -14,7 +14,7 @@ does) must not import ``zmq``.
 
 from __future__ import annotations
 
-import importlib
+from fluxlab._lazy import lazy_getattr
 
 __all__ = [
     "SCHEMES",
@@ -29,22 +29,16 @@ __all__ = [
 ]
 
 _WHERE = {
-    "SCHEMES": "base",
-    "Transport": "base",
-    "TransportError": "base",
-    "context": "base",
-    "get_transport": "base",
-    "transport_for_uri": "base",
-    "CurveCert": "curve",
-    "keygen": "curve",
-    "load_cert": "curve",
+    "SCHEMES": "fluxlab.transport.base",
+    "Transport": "fluxlab.transport.base",
+    "TransportError": "fluxlab.transport.base",
+    "context": "fluxlab.transport.base",
+    "get_transport": "fluxlab.transport.base",
+    "transport_for_uri": "fluxlab.transport.base",
+    "CurveCert": "fluxlab.transport.curve",
+    "keygen": "fluxlab.transport.curve",
+    "load_cert": "fluxlab.transport.curve",
 }
 
 
-def __getattr__(name: str):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'fluxlab.transport' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fluxlab.transport.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fluxlab.transport", _WHERE)
