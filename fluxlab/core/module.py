@@ -224,29 +224,36 @@ class ServiceModule:
 
     # -- dispatch (called by the broker) ------------------------------------
     @classmethod
+    def _request_specs(cls) -> dict[str, tuple[str, bool]]:
+        """``topic -> (method name, streaming)`` of the decorated request handlers
+        (subclasses override their bases)."""
+        svc = cls.service or cls.name
+        specs: dict[str, tuple[str, bool]] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, fn in vars(klass).items():
+                spec = getattr(fn, _REQ_ATTR, None)
+                if spec is not None:
+                    method, streaming = spec
+                    specs[method if "." in method else f"{svc}.{method}"] = (attr, streaming)
+        return specs
+
+    @classmethod
     def service_names(cls) -> set[str]:
         """The services an instance of this class registers (see :meth:`_handlers`)."""
-        svc = cls.service or cls.name
-        names = {cls.name, svc}
-        for klass in cls.__mro__:
-            for fn in vars(klass).values():
-                spec = getattr(fn, _REQ_ATTR, None)
-                if spec is not None and "." in spec[0]:
-                    names.add(spec[0].partition(".")[0])
+        names = {cls.name, cls.service or cls.name}
+        names.update(topic.partition(".")[0] for topic in cls._request_specs())
         return names - {""}
 
     def _handlers(self) -> tuple[dict[str, tuple[Callable, bool]], list[tuple[str, Callable]]]:
         """The request topics and event prefixes this module handles."""
         svc = self.service or self.name
-        reqs: dict[str, tuple[Callable, bool]] = {}
+        reqs: dict[str, tuple[Callable, bool]] = {
+            topic: (getattr(self, attr), streaming)
+            for topic, (attr, streaming) in self._request_specs().items()
+        }
         evts: list[tuple[str, Callable]] = []
         for klass in reversed(type(self).__mro__):
             for attr, fn in vars(klass).items():
-                spec = getattr(fn, _REQ_ATTR, None)
-                if spec is not None:
-                    method, streaming = spec
-                    topic = method if "." in method else f"{svc}.{method}"
-                    reqs[topic] = (getattr(self, attr), streaming)
                 topic = getattr(fn, _EVT_ATTR, None)
                 if topic is not None:
                     evts.append((topic, getattr(self, attr)))
