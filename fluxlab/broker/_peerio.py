@@ -73,7 +73,7 @@ class PeerIO:
                 if self._procmods:
                     pm = self._procmods.get(hop)
                     if pm is not None:
-                        pm.answered(msg)
+                        pm.forget(msg)
                 self.route_response(msg)
             elif mtype == CONTROL:
                 self._client_control(hop, ident, msg)

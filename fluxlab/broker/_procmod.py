@@ -33,9 +33,9 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from fluxlab._proto import FLAG_NORESPONSE, FLAG_STREAMING, Message
+from fluxlab._proto import Message
 from fluxlab.broker.config import CT
-from fluxlab.broker.peers import ClientPeer
+from fluxlab.broker.peers import ClientPeer, InFlight
 from fluxlab.transport.fastio import has_input
 
 if TYPE_CHECKING:
@@ -44,10 +44,12 @@ if TYPE_CHECKING:
 __all__ = ["ProcModule", "ProcModules"]
 
 
-class ProcModule:
-    """The broker's record of one module running in a child process."""
+class ProcModule(InFlight):
+    """The broker's record of one module running in a child process; as an
+    :class:`~fluxlab.broker.peers.InFlight` it remembers the requests it owes."""
 
     def __init__(self, name: str, hop: str, proc: subprocess.Popen, services: list[str]):
+        super().__init__()
         self.name = name
         self.hop = hop
         self.proc = proc
@@ -59,31 +61,17 @@ class ProcModule:
         self.nrequests = 0
         #: requests forwarded before the child said hello, in order
         self.queue: list[Message] = []
-        #: ``(route, matchtag) -> request`` still expecting a response
-        self.pending: dict[tuple, Message] = {}
         #: ``fn(error_text_or_None)`` called once: started, or gone before that
         self.on_ready: list = []
 
     def forward(self, broker: Broker, msg: Message) -> None:
         """Send (or queue, until hello) a request for one of its services."""
         self.nrequests += 1
-        if not msg.flags & FLAG_NORESPONSE:
-            self.pending[(tuple(msg.route), msg.aux2)] = msg
+        self.remember(msg)
         if self.ready:
             broker._send_client(self.hop, msg)
         else:
             self.queue.append(msg)
-
-    def answered(self, resp: Message) -> None:
-        """A response from the child; forget its request when it is terminal."""
-        if resp.aux1 or not resp.flags & FLAG_STREAMING:
-            self.pending.pop((tuple(resp.route), resp.aux2), None)
-
-    def fail_pending(self, broker: Broker, text: str) -> None:
-        pending, self.pending = self.pending, {}
-        self.queue = []
-        for msg in pending.values():
-            broker.route_response(msg.response(None, errno.ENOSYS, text))
 
 
 def _notify(pm: ProcModule, error: str | None) -> None:
@@ -210,7 +198,8 @@ class ProcModules:
             text = f"module {pm.name} is gone ({why})"
         if not pm.ready:
             _notify(pm, f"module {pm.name}: its process ended before it started ({why})")
-        pm.fail_pending(self, text)
+        pm.queue = []
+        pm.fail_pending(self, errno.ENOSYS, text)
 
     def procmod_names(self: Broker) -> set[str]:
         return {pm.name for pm in self._procmods.values()}

@@ -11,7 +11,7 @@ from fluxlab._proto import FLAG_NORESPONSE, FLAG_STREAMING, Message
 if TYPE_CHECKING:
     from fluxlab.broker.broker import Broker
 
-__all__ = ["ChildPeer", "ClientPeer"]
+__all__ = ["ChildPeer", "ClientPeer", "InFlight"]
 
 
 def _pidfd(pid: int) -> int | None:
@@ -54,35 +54,27 @@ class ClientPeer:
             self.pidfd = None
 
 
-class ChildPeer:
-    """A child broker: online/lost status and requests forwarded to it.
+class InFlight:
+    """Requests forwarded to one peer that still owe a response.
 
-    ``pending`` maps ``(route, matchtag)`` of each request forwarded down to
-    this child (and still expecting a response) to the request, so that if the
-    child is lost every waiting requester gets ``EHOSTUNREACH`` at once.
+    ``pending`` maps ``(route, matchtag)`` of each request forwarded (and
+    expecting a response) to the request; a response comes back with the same
+    route stack, so a terminal one (an error, or any non-streaming response)
+    removes it.  If the peer goes away, :meth:`fail_pending` answers every
+    waiting requester at once.
     """
 
-    __slots__ = ("last_seen", "lost", "online", "pending", "pidfd", "rank", "t_change")
+    __slots__ = ("pending",)
 
-    def __init__(self, rank: int):
-        self.rank = rank
-        self.online = False
-        self.lost = False
-        self.t_change = time.time()
-        self.last_seen = time.monotonic()
+    def __init__(self):
         self.pending: dict[tuple, Message] = {}
-        self.pidfd: int | None = None
-
-    @property
-    def status(self) -> str:
-        return "online" if self.online else ("lost" if self.lost else "offline")
 
     def remember(self, msg: Message) -> None:
         if not msg.flags & FLAG_NORESPONSE:
             self.pending[(tuple(msg.route), msg.aux2)] = msg
 
     def forget(self, resp: Message) -> None:
-        """A response came back up through this child; drop it if terminal."""
+        """A response came back from the peer; drop its request if terminal."""
         if self.pending and (resp.aux1 or not resp.flags & FLAG_STREAMING):
             self.pending.pop((tuple(resp.route), resp.aux2), None)
 
@@ -91,6 +83,26 @@ class ChildPeer:
         for msg in pending.values():
             resp = msg.response(None, errnum, text)
             broker.route_response(resp)
+
+
+class ChildPeer(InFlight):
+    """A child broker: online/lost status and requests forwarded to it
+    (lost child: every waiting requester gets ``EHOSTUNREACH`` at once)."""
+
+    __slots__ = ("last_seen", "lost", "online", "pidfd", "rank", "t_change")
+
+    def __init__(self, rank: int):
+        super().__init__()
+        self.rank = rank
+        self.online = False
+        self.lost = False
+        self.t_change = time.time()
+        self.last_seen = time.monotonic()
+        self.pidfd: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "online" if self.online else ("lost" if self.lost else "offline")
 
     def watch_pid(self, pid: int) -> int | None:
         if self.pidfd is None:
