@@ -64,6 +64,17 @@ class ProcModule(InFlight):
         #: ``fn(error_text_or_None)`` called once: started, or gone before that
         self.on_ready: list = []
 
+    def list_entry(self, rank: int) -> dict:
+        """``module list`` entry: an in-broker module's fields, plus the pid."""
+        return {
+            "name": self.name,
+            "services": list(self.services),
+            "rank": rank,
+            "uptime": time.time() - self.t_start,
+            "requests": self.nrequests,
+            "pid": self.pid,
+        }
+
     def forward(self, broker: Broker, msg: Message) -> None:
         """Send (or queue, until hello) a request for one of its services."""
         self.nrequests += 1
@@ -200,18 +211,3 @@ class ProcModules:
             _notify(pm, f"module {pm.name}: its process ended before it started ({why})")
         pm.queue = []
         pm.fail_pending(self, errno.ENOSYS, text)
-
-    def procmod_names(self: Broker) -> set[str]:
-        return {pm.name for pm in self._procmods.values()}
-
-    def module_info(self: Broker, name: str) -> dict:
-        """``module list`` entry of a module process."""
-        pm = self.modules[name]
-        return {  # same fields as an in-broker module's entry, plus the pid
-            "name": name,
-            "services": list(pm.services),
-            "rank": self.rank,
-            "uptime": time.time() - pm.t_start,
-            "requests": pm.nrequests,
-            "pid": pm.pid,
-        }

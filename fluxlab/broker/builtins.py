@@ -19,6 +19,7 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
+from fluxlab.broker._procmod import ProcModule
 from fluxlab.core.errors import ServiceError
 from fluxlab.core.module import ServiceModule, request_handler, unpack
 
@@ -286,8 +287,8 @@ class ModuleService(_Builtin):
         for name, h in self.broker.modules.items():
             if name in self.broker.builtin_names:
                 continue
-            if name in self.broker.procmod_names():
-                out.append(self.broker.module_info(name))
+            if isinstance(h, ProcModule):
+                out.append(h.list_entry(self.broker.rank))
                 continue
             mod = h.module
             services = sorted(s for s, v in self.broker.services.items() if v.module is mod)

@@ -12,8 +12,8 @@ the broker chose, so the broker knows its route id before it connects and
 queues the module's requests until it says hello.  The link is
 :class:`~fluxlab.transport.zmtp.ZmtpDealer` (ZMTP over the UNIX socket, read
 and written by the module's own thread): a pyzmq socket would add its I/O
-thread's hand-offs to every round trip the broker's modules make to this one.  Inside, the unchanged
-:class:`~fluxlab.broker.modhandle.ModuleHandle` runs against
+thread's hand-offs to every round trip the broker's modules make to this one.
+Inside, the unchanged :class:`~fluxlab.broker.modhandle.ModuleHandle` runs against
 :class:`RemoteBroker`, which implements the few broker methods a module
 handle calls by sending messages up the socket:
 
@@ -163,7 +163,7 @@ class RemoteBroker:
             elif mtype == CONTROL and msg.aux1 == CT.MODULE_STOP:
                 self.stop()
                 return
-        if self.link.lost is not None and self.reactor is not None:
+        if self.link.lost is not None:
             self.log_stderr(f"lost the connection to its broker ({self.link.lost}); exiting")
             self.exit_code = 1
             self.reactor.remove_reader(self.link.fileno())
@@ -197,7 +197,7 @@ class RemoteBroker:
         self.link.close()  # sends were blocking: everything is with the broker
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     """Read the start-up spec (JSON) from stdin, run the module until stopped."""
     from fluxlab.broker.modules import ModuleLoadError, find_module_class
 

@@ -259,10 +259,6 @@ def next_state_by_key(state: JobState, name: str, key: str, jobid: object = None
     new = TRANSITIONS.get((state, key))  # an int state hashes like its JobState
     if new is not None:
         return new
-    try:
-        return TRANSITIONS[(JobState(state), key)]
-    except KeyError:
-        pass
     allowed = _allowed_in(key)
     who = f"job {jobid}" if jobid is not None else "job"
     if allowed:

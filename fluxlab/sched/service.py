@@ -153,8 +153,6 @@ class SchedModule(SchedulerModule):
         self.requests: dict[int, Any] = {}  # jobid -> alloc request message
         self.running: dict[int, dict] = {}  # jobid -> R
         self._pass_scheduled = False
-        # allocations made this pass, answered at its end: (jobid, R, annotations, request)
-        self._allocated_now: list[tuple[int, dict, dict | None, Any]] = []
         self.nalloc = 0
         self._acquire_resources()
 
@@ -382,6 +380,7 @@ class SchedModule(SchedulerModule):
         self._apply(self.qm.schedule(int(time.time())))
 
     def _apply(self, decisions) -> None:
+        allocated: list[tuple[int, dict, dict | None, Any]] = []  # answered after the others
         for d in decisions:
             msg = self.requests.get(d.jobid)
             if msg is None:
@@ -391,7 +390,7 @@ class SchedModule(SchedulerModule):
                 R = self._finish_R(d.R, msg)
                 self.running[d.jobid] = R
                 self.nalloc += 1
-                self._allocated_now.append((d.jobid, R, d.annotations, msg))
+                allocated.append((d.jobid, R, d.annotations, msg))
             elif d.kind == "annotate":
                 self.respond(msg, {"id": d.jobid, "type": ANNOTATE, "annotations": d.annotations})
             elif d.kind == "deny":
@@ -400,8 +399,7 @@ class SchedModule(SchedulerModule):
             elif d.kind == "cancel":
                 del self.requests[d.jobid]
                 self.respond(msg, {"id": d.jobid, "type": CANCEL})
-        if self._allocated_now:
-            self._answer_allocs()
+        self._answer_allocs(allocated)
 
     @staticmethod
     def _finish_R(R: dict, msg) -> dict:
@@ -422,10 +420,9 @@ class SchedModule(SchedulerModule):
         R["execution"] = execution
         return R
 
-    def _answer_allocs(self) -> None:
+    def _answer_allocs(self, batch: list[tuple[int, dict, dict | None, Any]]) -> None:
         """Answer SUCCESS with R inline; the job-manager stores R in the KVS in
         the same transaction as the job's ``alloc`` event (as flux-core does)."""
-        batch, self._allocated_now = self._allocated_now, []
         for jobid, R, ann, msg in batch:
             out = {"id": jobid, "type": SUCCESS, "R": R}
             if ann:
