@@ -160,7 +160,7 @@ class JobManager(ServiceModule):
         self._flush_scheduled = False
         appends, self._ops = self._ops, []
         puts, self._puts = self._puts, []
-        if appends:
+        if appends or puts:  # a put alone (its event refused) is still stored
             # one append per eventlog per flush (order within a job is kept)
             merged: dict[str, list[str]] = {}
             for key, line in appends:
