@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import struct
 
+from fluxlab._json import encoder as _json_encoder
+
 __all__ = [
     "CONTROL",
     "EVENT",
@@ -74,7 +76,7 @@ _VERSION = 1
 _HDR = struct.Struct("!BBBBIIII")
 _U16 = struct.Struct("!H")
 _TYPES = {REQUEST: "request", RESPONSE: "response", EVENT: "event", CONTROL: "control"}
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = _json_encoder()
 _loads = json.loads
 _UNSET = object()
 

@@ -10,11 +10,11 @@ they are gone.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from fluxlab._json import encoder as _json_encoder
 from fluxlab.exec.escalation import Arm, Disarm, KillEscalation, Raise, Signal
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExecJob", "shell_status"]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, reused
+_dumps = _json_encoder()
 
 
 def shell_status(wait_status: int) -> int:

@@ -22,6 +22,8 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
+from fluxlab._json import encoder as _json_encoder
+
 TYPE_CHECKING = False  # typing itself costs ~4 ms of every CLI start
 if TYPE_CHECKING:  # annotations only (they are never evaluated)
     from typing import Any
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 _BAD_NAME = re.compile(r"[\s\x00-\x1f]")
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_encode = _json_encoder(allow_nan=False)
 
 
 class EventlogError(ValueError):
@@ -47,11 +49,23 @@ _NO_CONTEXT: dict = {}
 
 
 _KEYS = frozenset(("timestamp", "name", "context"))
+_INF = math.inf
 #: names already checked against _BAD_NAME (bounded: eventlogs may hold any name)
 _GOOD_NAMES: set[str] = set()
 
 
 def _validate(obj: Any, where: str) -> None:
+    if type(obj) is dict:  # fast path: the common, well-formed entry
+        ts = obj.get("timestamp")
+        name = obj.get("name")
+        if (
+            type(ts) is float
+            and 0.0 <= ts < _INF
+            and type(name) is str
+            and name in _GOOD_NAMES
+            and (len(obj) == 2 or (len(obj) == 3 and type(obj.get("context")) is dict))
+        ):
+            return
     if type(obj) is not dict and not isinstance(obj, Mapping):
         raise EventlogError(f"{where}: entry must be a JSON object, not {type(obj).__name__}")
     if not obj.keys() <= _KEYS:

@@ -16,6 +16,7 @@ import json
 import signal
 import time
 
+from fluxlab._json import encoder as _json_encoder
 from fluxlab.core.errors import ServiceError
 from fluxlab.core.module import ServiceModule, request_handler, unpack
 from fluxlab.job._jm_depend import Dependencies
@@ -47,7 +48,7 @@ def _after_load(fn):
 
 
 JOBID_ANY = 0xFFFFFFFFFFFFFFFF
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = _json_encoder()
 _quote = json.encoder.encode_basestring
 _INACTIVE_KEEP = 1_000_000
 

@@ -17,8 +17,7 @@ order, UTF-8 unescaped), so outputs compare byte for byte with Fluxion's.
 
 from __future__ import annotations
 
-import json
-
+from fluxlab._json import encoder as _json_encoder
 from fluxlab.resource.hostlist import Hostlist
 from fluxlab.sched.graph import CONTAINMENT, ResourceGraph
 
@@ -42,7 +41,7 @@ def dumps(obj) -> str:
     return _encode(obj)
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+_encode = _json_encoder((", ", ": "))
 
 
 def compress_ids(ids) -> str:
@@ -205,6 +204,7 @@ class RliteWriter(MatchWriter):
     def __init__(self) -> None:
         self._reducer: dict[str, list[int]] = {"core": [], "gpu": []}
         self._gatherer: dict[str, list[tuple[int, str]]] = {}
+        self._children: dict[str, dict[str, str]] = {}  # gatherer key -> its object
         self._props: dict[str, list[int]] = {}
 
     def emit_vtx(self, prefix, g, u, needs, exclusive, agfilter=None):
@@ -220,8 +220,12 @@ class RliteWriter(MatchWriter):
                 if ids:
                     children[k] = compress_ids(sorted(ids))
                     ids.clear()
-            key = dumps(children)
-            self._gatherer.setdefault(key, []).append((g.rank[u], g.name[u]))
+            key = dumps(children)  # grouped (and ordered) by this text, as Fluxion does
+            ents = self._gatherer.get(key)
+            if ents is None:
+                ents = self._gatherer[key] = []
+                self._children[key] = children
+            ents.append((g.rank[u], g.name[u]))
             for k, v in sorted((g.props[u] or {}).items()):
                 prop = f"{k}={v}" if v != "" else k
                 self._props.setdefault(prop, []).append(g.rank[u])
@@ -237,12 +241,15 @@ class RliteWriter(MatchWriter):
         hosts: list[tuple[int, str]] = []
         for key in sorted(self._gatherer):
             ents = sorted(self._gatherer[key], key=lambda rh: rh[0])
-            rlite.append({"rank": compress_ids(r for r, _h in ents), "children": json.loads(key)})
+            rlite.append(
+                {"rank": compress_ids(r for r, _h in ents), "children": self._children[key]}
+            )
             hosts.extend(ents)
         hosts.sort(key=lambda rh: rh[0])
         nodelist = [Hostlist([h for _r, h in hosts]).encode()] if hosts else []
         props = {k: compress_ids(sorted(v)) for k, v in sorted(self._props.items())}
         self._gatherer = {}
+        self._children = {}
         self._props = {}
         return rlite, nodelist, props
 
