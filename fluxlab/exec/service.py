@@ -42,15 +42,10 @@ from fluxlab.exec.proc import Proc, ProcError
 from fluxlab.exec.spec import ExecSpec, ExecSpecError
 from fluxlab.exec.taskio import TaskOutput
 from fluxlab.job.eventlog import encode_event
-from fluxlab.job.jobid import id_encode
+from fluxlab.job.jobid import id_encode, job_key
 from fluxlab.resource.rv1 import ResourceSet, RvError
 
 __all__ = ["ExecModule", "exit_status_for_errno", "job_key"]
-
-
-def job_key(jobid: int, *parts: str) -> str:
-    """KVS key of a job (RFC 16): ``job.<dothex>[.part...]``."""
-    return ".".join(("job", id_encode(jobid, "dothex"), *parts))
 
 
 def exit_status_for_errno(errnum: int) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from fluxlab.core.errors import FluxError, ServiceError
 from fluxlab.core.module import ServiceModule, request_handler
 from fluxlab.job.eventlog import encode_event
-from fluxlab.job.jobid import FluidGenerator, id_encode
+from fluxlab.job.jobid import FluidGenerator, job_key
 from fluxlab.job.jobspec import JobspecError, validate_jobspec
 from fluxlab.job.record import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
 from fluxlab.job.urgency import UrgencyError, parse_urgency
@@ -28,11 +28,6 @@ __all__ = ["JobIngest", "job_key"]
 
 _FLAGS = FLAG_DEBUG | FLAG_WAITABLE | FLAG_NOVALIDATE
 _CACHE_MAX = 1024
-
-
-def job_key(jobid: int, *parts: str) -> str:
-    """KVS key of a job (RFC 16): ``job.<dothex>[.part...]``."""
-    return ".".join(("job", id_encode(jobid, "dothex"), *parts))
 
 
 class _Pending:

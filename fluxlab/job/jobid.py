@@ -49,6 +49,7 @@ __all__ = [
     "id_decode",
     "id_encode",
     "id_parse",
+    "job_key",
 ]
 
 TS_BITS = 40
@@ -224,6 +225,20 @@ def _emoji(n: int) -> str:
         n, r = divmod(n, 576)
         out.append(EMOJI[r])
     return "".join(reversed(out))
+
+
+def job_key(jobid: int, *parts: str) -> str:
+    """KVS key of a job (RFC 16): ``job.<dothex>[.part...]``.
+
+    Computed for every job several times (ingest, job-manager, exec), so the
+    common case, a valid ``int``, skips :func:`id_encode`'s dispatch.
+    """
+    if type(jobid) is int and 0 <= jobid <= FLUID_MAX:
+        h = f"{jobid:016x}"
+        key = f"job.{h[0:4]}.{h[4:8]}.{h[8:12]}.{h[12:16]}"
+    else:
+        key = "job." + id_encode(jobid, "dothex")
+    return ".".join((key, *parts)) if parts else key
 
 
 def id_encode(jobid: int, encoding: str = "f58") -> str:

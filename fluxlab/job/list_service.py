@@ -84,6 +84,7 @@ def jobspec_summary(jobspec: Any) -> dict:
 #: R_summary results by allocation shape (see there); bounded by clearing
 _R_SHAPES: dict[tuple, dict] = {}
 _R_SHAPES_MAX = 4096
+_SUMMARIES_MAX = 1024
 
 
 def _R_shape_key(R: dict) -> tuple | None:
@@ -164,6 +165,11 @@ class JobList(ServiceModule):
         self.jobs: dict[int, _Entry] = {}
         self.inactive_order: list[int] = []
         self._idwaits: list = []
+        #: id(jobspec) -> (jobspec, summary).  Jobs submitted with the same
+        #: text share one decoded jobspec (job-ingest's validation cache), so
+        #: a bulk submission is summarised once; the object is kept with its
+        #: summary so that a recycled id() can never match.
+        self._summaries: dict[int, tuple[Any, dict]] = {}
         self._journal = self.h.rpc(
             "job-manager.events-journal", {"full": True}, flags=FLAG_STREAMING
         )
@@ -205,6 +211,16 @@ class JobList(ServiceModule):
         e = _Entry(rec, {**jobspec_summary(snap.get("jobspec")), **R_summary(snap.get("R"))})
         self.jobs[jobid] = e
 
+    def _jobspec_summary(self, jobspec: Any) -> dict:
+        """:func:`jobspec_summary`, remembered per jobspec object (a new dict each time)."""
+        hit = self._summaries.get(id(jobspec))
+        if hit is None or hit[0] is not jobspec:
+            hit = (jobspec, jobspec_summary(jobspec))
+            if len(self._summaries) >= _SUMMARIES_MAX:
+                self._summaries.clear()
+            self._summaries[id(jobspec)] = hit
+        return dict(hit[1])
+
     def _apply(self, entry: dict) -> None:
         jobid = entry["id"]
         e = self.jobs.get(jobid)
@@ -212,7 +228,7 @@ class JobList(ServiceModule):
         if e is None:
             if n != 0:
                 return  # history we never saw the start of (reload fills it in)
-            e = _Entry(JobRecord(jobid), jobspec_summary(entry.get("jobspec")))
+            e = _Entry(JobRecord(jobid), self._jobspec_summary(entry.get("jobspec")))
             self.jobs[jobid] = e
         if n < e.nevents:
             return

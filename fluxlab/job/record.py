@@ -21,11 +21,13 @@ import os
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from fluxlab.job._flags import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
 from fluxlab.job.eventlog import EventlogError, EventLogEvent, parse_eventlog
 from fluxlab.job.states import (
+    KNOWN_EVENTS,
+    TRANSITIONS as _TRANSITIONS,
     JobResult,
     JobState,
     JobStateError,
@@ -49,6 +51,8 @@ _FLAG_NAMES = {"debug": FLAG_DEBUG, "waitable": FLAG_WAITABLE, "novalidate": FLA
 _RULES: dict[tuple[type, str], Any] = {}
 _RULES_MAX = 4096
 _LOG_LENGTH = 32
+#: event names that are their own table key (event_key splits only these two)
+_PLAIN_KEYS = frozenset(KNOWN_EVENTS) - {"exception", "release"}
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,12 @@ class ExceptionInfo:
     userid: int | None = None
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One state change, kept in :attr:`JobRecord.log` for debugging."""
+_NO_EXCEPTION = ExceptionInfo()  # frozen, so one shared default is safe
+
+
+class Transition(NamedTuple):
+    """One state change, kept in :attr:`JobRecord.log` for debugging (a named
+    tuple: one is made per state change of every record, on the hot path)."""
 
     timestamp: float
     event: str
@@ -126,7 +133,7 @@ class JobRecord:
         self.state_times: dict[JobState, float] = {}
         self.dependencies: list[str] = []
         self.annotations: dict = {}
-        self.exception = ExceptionInfo()
+        self.exception = _NO_EXCEPTION
         self.exceptions: list[ExceptionInfo] = []
         self.waitstatus: int | None = None
         self.success: bool | None = None
@@ -203,16 +210,20 @@ class JobRecord:
             ev = event if isinstance(event, EventLogEvent) else EventLogEvent(event)
         except EventlogError as exc:
             raise JobStateError(f"job {self.id}: {exc}") from None
-        name, ctx, ts = ev.name, ev.context, float(ev.timestamp)
-        if self.nevents == 0 and name != "submit":
-            raise JobStateError(f"job {self.id}: first event must be 'submit', not {name!r}")
-        if self.nevents > 0 and name == "submit":
+        name, ctx, ts = ev["name"], ev["context"], ev["timestamp"]
+        if type(ts) is not float:
+            ts = float(ts)
+        if (self.nevents == 0) != (name == "submit"):
+            if self.nevents == 0:
+                raise JobStateError(f"job {self.id}: first event must be 'submit', not {name!r}")
             raise JobStateError(
                 f"job {self.id}: duplicate 'submit' event in state {self.state.name}"
             )
         old = self.state
-        key = event_key(name, ctx, self.id)
-        new = next_state_by_key(old, name, key, self.id)
+        key = name if name in _PLAIN_KEYS else event_key(name, ctx, self.id)
+        new = _TRANSITIONS.get((old, key)) if name in KNOWN_EVENTS else old
+        if new is None:  # not in the table: raises the error that explains why
+            new = next_state_by_key(old, name, key, self.id)
         cls = type(self)
         rule = _RULES.get((cls, name), _RULES)
         if rule is _RULES:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from hypothesis import given, strategies as st
 
 from fluxlab.job.jobid import (
     FLUID_MAX,
@@ -16,6 +17,7 @@ from fluxlab.job.jobid import (
     id_decode,
     id_encode,
     id_parse,
+    job_key,
 )
 
 
@@ -151,3 +153,16 @@ def test_generator_errors():
         gen.generate()
     with pytest.raises(FluidError, match="exhausted"):
         gen.generate()
+
+
+@given(st.integers(min_value=0, max_value=2**64 - 1))
+def test_job_key_is_the_dothex_kvs_path(n):
+    assert job_key(n) == "job." + id_encode(n, "dothex")
+    assert job_key(n, "guest", "exec") == f"job.{id_encode(n, 'dothex')}.guest.exec"
+    assert job_key(JobID(n)) == job_key(n)  # an int subclass takes the checked path
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, True, "1", 1.0])
+def test_job_key_rejects_what_id_encode_rejects(bad):
+    with pytest.raises(JobIDError):
+        job_key(bad)
