@@ -97,10 +97,28 @@ class RemoteBroker:
         self.module = None
         self.topics: dict[str, tuple[Any, bool]] = {}
         self.exit_code = 0
+        self._out: list[list[bytes]] = []
+        self._out_scheduled = False
 
     # -- what ModuleHandle calls -------------------------------------------------
     def _send(self, msg: Message) -> None:
-        self.link.send(msg.encode())
+        """Queue ``msg`` for the broker; everything queued in one reactor turn
+        goes out in one write (a KVS batch answers many commits at once, and
+        each write costs a system call and a wake-up of the broker's I/O)."""
+        self._out.append(msg.encode())
+        if not self._out_scheduled:
+            self._out_scheduled = True
+            self.reactor.call_soon(self._flush_out)
+
+    def _flush_out(self) -> None:
+        """Write the queued messages, in order (also called before exit)."""
+        self._out_scheduled = False
+        out, self._out = self._out, []
+        if out:
+            try:
+                self.link.send_many(out)
+            except OSError:
+                pass  # lost is set; _on_input sees the EOF and exits
 
     def route_request(self, msg: Message, hop: str) -> None:
         self._send(msg)
@@ -190,9 +208,11 @@ class RemoteBroker:
             mod.streams.clear()
             h.fail_all(errno.ENOSYS, f"module {self.name} was unloaded")
             self._send(Message.control(CT.CLIENT_GOODBYE))
+            self._flush_out()
             self.reactor.stop()
 
     def close(self) -> None:
+        self._flush_out()
         self.reactor.close()
         self.link.close()  # sends were blocking: everything is with the broker
 

@@ -388,8 +388,15 @@ class ZmtpDealer:
         while ``sendall`` blocks may leave part of a frame written: the
         stream can then not go on, so the connection is shut down and lost.
         """
+        self._sendall(encode_message(frames))
+
+    def send_many(self, messages: list[list[bytes]]) -> None:
+        """Send several multipart messages, in order, in one write (as :meth:`send`)."""
+        self._sendall(b"".join(map(encode_message, messages)))
+
+    def _sendall(self, data: bytes) -> None:
         try:
-            self.sock.sendall(encode_message(frames), _NOSIGNAL)
+            self.sock.sendall(data, _NOSIGNAL)
         except OSError as e:
             if self.lost is None:
                 self.lost = e.strerror or str(e)
