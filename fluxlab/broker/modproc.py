@@ -34,6 +34,7 @@ connection goes away.
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import sys
@@ -49,7 +50,7 @@ from fluxlab._proto import (
     ProtocolError,
     decode,
 )
-from fluxlab.broker.config import CT
+from fluxlab.broker.config import CT, PROCESS_GC_THRESHOLD
 from fluxlab.broker.modhandle import ModuleHandle
 from fluxlab.core.errors import ServiceError
 from fluxlab.core.reactor import Reactor
@@ -221,6 +222,7 @@ def main() -> int:
     """Read the start-up spec (JSON) from stdin, run the module until stopped."""
     from fluxlab.broker.modules import ModuleLoadError, find_module_class
 
+    gc.set_threshold(*PROCESS_GC_THRESHOLD)
     try:
         spec = json.loads(sys.stdin.buffer.read())
         cls = find_module_class(spec["module"])

@@ -8,13 +8,14 @@ then ``{"op": "get", "rank": parent}`` and waits for the parent's endpoint.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 
 import zmq
 
 from fluxlab.broker.broker import Broker
-from fluxlab.broker.config import DEFAULT_MODULE_PROCESSES, BrokerConfig
+from fluxlab.broker.config import DEFAULT_MODULE_PROCESSES, PROCESS_GC_THRESHOLD, BrokerConfig
 from fluxlab.transport import context, load_cert
 
 __all__ = ["broker_main", "config_from_dict"]
@@ -63,6 +64,7 @@ def _bootstrap(sock: zmq.Socket, req: dict, timeout: float = 60.0) -> dict:
 def broker_main(rank: int, size: int, bootstrap_uri: str, cfgdict: dict) -> int:
     """Bootstrap, run a broker until it exits, and return its exit status."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher owns Ctrl-C
+    gc.set_threshold(*PROCESS_GC_THRESHOLD)
     cfg = config_from_dict(rank, size, cfgdict)
     broker = Broker(cfg)
     boot = context().socket(zmq.DEALER)

@@ -18,7 +18,6 @@ Path resolution follows Flux's lookup rules:
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -183,30 +182,48 @@ def is_value_node(node) -> bool:
     return t is Val or t is ValRef
 
 
-#: A ``dirref``/``valref`` object as the canonical encoder writes it.  Every
-#: string inside a blob is JSON-escaped, so unescaped quotes only match structure.
-_LINK_RE = re.compile(rb'\{"data":\["([^\]]*)"\],"type":"(dirref|valref)","ver":1\}')
-#: Any ``dirref``/``valref`` type tag, however spaced (to detect other encodings).
-_TAG_RE = re.compile(rb'"type"\s*:\s*"(?:dirref|valref)"')
+#: A ``dirref``/``valref`` object as the canonical encoder writes it is
+#: ``{"data":["<ref>",...],"type":"dirref","ver":1}``.  Every string inside a
+#: blob is JSON-escaped, so unescaped quotes only match structure.
+_REFS_OPEN = b'{"data":["'
+_REFS_CLOSE = b'"],"type":"'
+_DIRREF_TAIL = b'dirref","ver":1}'
+_VALREF_TAIL = b'valref","ver":1}'
 
 
-def blob_links(blob: bytes) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def blob_links(blob: bytes) -> tuple[list[str], list[str]] | None:
     """(child dir blobs, value blobs) named in a canonically encoded dir blob.
 
-    A scan of the text, exact because the encoder's output is canonical and
-    strings are escaped.  Returns None when the blob holds a reference in any
-    other spelling (not written by fluxlab's encoder), so the caller decodes it.
+    A scan of the text with ``bytes`` methods only, exact because the
+    encoder's output is canonical and strings are escaped: each reference
+    array opens with ``{"data":["``, and every ``dirref``/``valref`` type tag,
+    however spelled, is the only unescaped text ending in ``dirref"`` or
+    ``valref"`` besides names ending so.  When the canonical arrays and those
+    endings do not pair up one to one (another spelling, or such a name), it
+    returns None and the caller decodes the blob.
     """
-    dirs: list[str] = []
-    vals: list[str] = []
-    n = 0
-    for m in _LINK_RE.finditer(blob):
-        n += 1
-        refs = m.group(1).decode("ascii").split('","')
-        (dirs if m.group(2) == b"dirref" else vals).extend(refs)
-    if n != len(_TAG_RE.findall(blob)):
+    parts = blob.split(_REFS_OPEN)
+    if len(parts) - 1 != blob.count(b'dirref"') + blob.count(b'valref"'):
         return None
-    return tuple(dirs), tuple(vals)
+    dirs: list[bytes] = []
+    vals: list[bytes] = []
+    for part in parts[1:]:
+        refs, sep, rest = part.partition(_REFS_CLOSE)
+        if not sep or b"]" in refs:
+            return None
+        if rest.startswith(_DIRREF_TAIL):
+            dirs.append(refs)
+        elif rest.startswith(_VALREF_TAIL):
+            vals.append(refs)
+        else:
+            return None
+    try:
+        return (
+            b'","'.join(dirs).decode("ascii").split('","') if dirs else [],
+            b'","'.join(vals).decode("ascii").split('","') if vals else [],
+        )
+    except UnicodeDecodeError:  # not a blobref: let the decoder say what it is
+        return None
 
 
 def reachable_blobs(reader: Reader, roots) -> set[str]:
