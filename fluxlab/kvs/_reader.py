@@ -226,37 +226,68 @@ def blob_links(blob: bytes) -> tuple[list[str], list[str]] | None:
         return None
 
 
-def reachable_blobs(reader: Reader, roots) -> set[str]:
-    """Blobrefs reachable from the root directory blobs ``roots``.
+class Marker:
+    """The mark phase of a collection, run all at once or in slices.
 
-    Directory blobs are scanned with :func:`blob_links` (decoded only when not
-    in canonical form; the reader's cache is used when it holds one, without
-    filling it).  Nothing is remembered between runs: a scan is cheap next to
-    the memory a per-blob link table would hold.  ``valref`` blobs are marked
-    without being loaded.
+    :attr:`live` collects the blobrefs reachable from every root given to
+    :meth:`push`.  Directory blobs are scanned with :func:`blob_links`
+    (decoded only when not in canonical form; the reader's cache is used
+    when it holds one, without filling it).  ``valref`` blobs are marked
+    without being loaded.  Nothing is remembered between collections: a scan
+    is cheap next to the memory a per-blob link table would hold.
+
+    Invariant: every blob in :attr:`live` that is not on the stack has had
+    its references marked or pushed, so once the stack is empty :attr:`live`
+    is closed under "names".  Blobs are immutable, so roots pushed later only
+    add blobs; nothing marked ever needs unmarking.
     """
-    live: set[str] = set()
-    stack = list(roots)
-    cache = reader._cache
-    load = reader.store.load
-    while stack:
-        ref = stack.pop()
-        if ref in live:
-            continue
-        live.add(ref)
-        node = cache.get(ref)
-        if node is None:
-            blob = load(ref)
-            link = blob_links(blob)
-            if link is not None:
-                stack.extend(link[0])
-                live.update(link[1])
+
+    def __init__(self, reader: Reader) -> None:
+        self.live: set[str] = set()
+        self._stack: list[str] = []
+        self._cache = reader._cache
+        self._load = reader.store.load
+
+    def push(self, roots) -> None:
+        """Mark what ``roots`` (directory blobrefs) reach, on later steps."""
+        self._stack.extend(roots)
+
+    def step(self, budget: int | None = None) -> bool:
+        """Scan up to ``budget`` directory blobs (all with None); True when done."""
+        live = self.live
+        stack = self._stack
+        cache = self._cache
+        load = self._load
+        scanned = 0
+        while stack:
+            if budget is not None and scanned >= budget:
+                return False
+            ref = stack.pop()
+            if ref in live:
                 continue
-            node = decode_dir_blob(blob, ref)
-        vals: set[str] = set()
-        _mark(node, vals, stack)
-        live.update(vals)
-    return live
+            live.add(ref)
+            scanned += 1
+            node = cache.get(ref)
+            if node is None:
+                blob = load(ref)
+                link = blob_links(blob)
+                if link is not None:
+                    stack.extend(link[0])
+                    live.update(link[1])
+                    continue
+                node = decode_dir_blob(blob, ref)
+            vals: set[str] = set()
+            _mark(node, vals, stack)
+            live.update(vals)
+        return True
+
+
+def reachable_blobs(reader: Reader, roots) -> set[str]:
+    """Blobrefs reachable from the root directory blobs ``roots`` (see :class:`Marker`)."""
+    marker = Marker(reader)
+    marker.push(roots)
+    marker.step()
+    return marker.live
 
 
 def _mark(node, live: set[str], stack: list[str]) -> None:

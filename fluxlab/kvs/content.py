@@ -151,6 +151,13 @@ class ContentStore(ABC):
         """Delete every blob whose ref is not in ``live``; return how many went."""
 
     @abstractmethod
+    def delete(self, refs: Iterable[str]) -> int:
+        """Delete the blobs ``refs`` (absent ones are skipped); return how many went.
+
+        For an incremental collection, which decides itself what is dead.
+        """
+
+    @abstractmethod
     def stats(self) -> dict[str, int]:
         """``{"count": blobs, "bytes": total blob bytes}`` and backend extras."""
 
@@ -223,6 +230,10 @@ class MemoryContentStore(ContentStore):
         for ref in dead:
             del self._blobs[ref]
         return len(dead)
+
+    def delete(self, refs: Iterable[str]) -> int:
+        pop = self._blobs.pop
+        return sum(pop(ref, None) is not None for ref in refs)
 
     def stats(self) -> dict[str, int]:
         return {"count": len(self._blobs), "bytes": sum(map(len, self._blobs.values()))}

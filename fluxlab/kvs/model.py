@@ -28,6 +28,7 @@ from typing import Any
 
 from fluxlab.kvs import flags as _flags, treeobj as _treeobj
 from fluxlab.kvs._apply import Applier
+from fluxlab.kvs._gc import Collection
 from fluxlab.kvs._nodes import (
     Dir,
     DirRef,
@@ -128,6 +129,7 @@ class KVSModel(ReadHelpers):
         self._applier = Applier(self.store, self._reader, val_inline_max)
         self._flusher = Flusher(self.store.hash_name, self.max_dirent, self._bits)
         self._ns: dict[str, _Namespace] = {}
+        self._gc: Collection | None = None  # an incremental collection under way
         self._load(owner)
 
     @classmethod
@@ -189,6 +191,8 @@ class KVSModel(ReadHelpers):
         ns = _Namespace(name, owner, 0, root, root.ref)  # type: ignore[arg-type]
         self.store.write(blobs, [Checkpoint(name, owner, 0, ns.rootref)], history=self.history_size)
         self._ns[name] = ns
+        if self._gc is not None:
+            self._gc.add_root(ns.rootref)
         return ns
 
     def _get_ns(self, name: str) -> _Namespace:
@@ -373,6 +377,8 @@ class KVSModel(ReadHelpers):
         hist = ns.history
         hist[version] = ref
         hist.pop(version - self.history_size, None)
+        if self._gc is not None:
+            self._gc.add_root(ref)
         return BatchResult(ns.name, version, ref, tuple(sorted(keys)), tuple(errors))
 
     def _reload(self, ns: _Namespace) -> None:
@@ -517,19 +523,62 @@ class KVSModel(ReadHelpers):
         newest ``keep_versions`` versions (in the store too), which is what
         bounds memory for a long-running in-memory instance.
         """
-        if keep_versions is not None:
-            _check_int(keep_versions, "keep_versions", 1)
-            cps = []
-            for ns in self._ns.values():
-                for v in [v for v in ns.history if v <= ns.version - keep_versions]:
-                    del ns.history[v]
-                cps.append(Checkpoint(ns.name, ns.owner, ns.version, ns.rootref))
-            self.store.write({}, cps, history=keep_versions)
+        self._gc = None  # an incremental one under way is superseded
+        self._trim_history(keep_versions)
         roots = [ref for ns in self._ns.values() for ref in ns.history.values()]
         live = reachable_blobs(self._reader, roots)
         removed = self.store.sweep(live)
         self._reader.forget(live.__contains__)
         return removed
+
+    def gc_start(self, keep_versions: int | None = None) -> bool:
+        """Begin an incremental collection (see :mod:`fluxlab.kvs._gc`).
+
+        Trims history as :meth:`collect_garbage` does, then returns at once;
+        :meth:`gc_step` does the work.  Commits may go on in between.  Returns
+        False (and does nothing) while one is already under way.
+        """
+        if self._gc is not None:
+            return False
+        self._trim_history(keep_versions)
+        roots = [ref for ns in self._ns.values() for ref in ns.history.values()]
+        self._gc = Collection(self.store, self._reader, roots)
+        return True
+
+    def gc_step(
+        self, mark_budget: int | None = 500, sweep_budget: int | None = 20_000
+    ) -> int | None:
+        """Advance the incremental collection by one slice.
+
+        Returns the number of blobs deleted when it has finished, None while
+        work remains (or when none is under way: see :attr:`gc_running`).
+        """
+        for name, budget in (("mark_budget", mark_budget), ("sweep_budget", sweep_budget)):
+            if budget is not None and (type(budget) is not int or budget < 1):
+                raise InvalidArgumentError(f"{name} must be a positive integer or None")
+        gc = self._gc
+        if gc is None or not gc.step(mark_budget, sweep_budget):
+            return None
+        self._gc = None
+        self._reader.forget(self.store.contains)
+        return gc.removed
+
+    @property
+    def gc_running(self) -> bool:
+        """True while an incremental collection is under way."""
+        return self._gc is not None
+
+    def _trim_history(self, keep_versions: int | None) -> None:
+        """Keep each namespace's newest ``keep_versions`` versions (store too)."""
+        if keep_versions is None:
+            return
+        _check_int(keep_versions, "keep_versions", 1)
+        cps = []
+        for ns in self._ns.values():
+            for v in [v for v in ns.history if v <= ns.version - keep_versions]:
+                del ns.history[v]
+            cps.append(Checkpoint(ns.name, ns.owner, ns.version, ns.rootref))
+        self.store.write({}, cps, history=keep_versions)
 
     def compact(self, keep_batches: int = 64) -> int:
         """Unload working-copy directories untouched for ``keep_batches`` batches.

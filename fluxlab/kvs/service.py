@@ -28,6 +28,9 @@ __all__ = ["KEEP_VERSIONS", "KVSModule"]
 
 #: Root versions an in-memory store keeps for ``kvs.lookup`` at a version.
 KEEP_VERSIONS = 256
+_GC_MIN = 50_000  # no collection below this many blobs
+_GC_MARK_SLICE = 500  # directory blobs scanned per slice (a few ms)
+_GC_SWEEP_SLICE = 20_000  # refs checked per slice
 
 
 def _data(raw: bytes) -> dict:
@@ -101,10 +104,13 @@ class KVSModule(ServiceModule):
         self.ncommits = 0
         self.nbatches = 0
         # in memory, old versions' blobs are garbage once out of the kept
-        # history: sweep when the store has grown well past the live set
-        # (amortised O(1) per commit; a sweep costs O(live blobs))
+        # history: collect when the store has grown well past the live set
+        # (amortised O(1) per commit; a collection costs O(live blobs)).  It
+        # runs in slices between batches (fluxlab/kvs/_gc.py), so commits are
+        # answered while it works: a KVS that paused for the whole walk
+        # stalled every job waiting on a commit.
         self._gc_memory = statedir is None
-        self._gc_threshold = 50_000
+        self._gc_threshold = _GC_MIN
         self.ngc = 0
 
     def stop(self) -> None:
@@ -117,6 +123,7 @@ class KVSModule(ServiceModule):
             "batches": self.nbatches,
             "watchers": len(self.watches),
             "gc_runs": self.ngc,
+            "gc_running": self.model.gc_running,
             "version": self.model.version(PRIMARY_NAMESPACE),
             **self.model.stats(),
         }
@@ -234,12 +241,21 @@ class KVSModule(ServiceModule):
             self._maybe_gc()
 
     def _maybe_gc(self) -> None:
-        count = self.model.store.count()
-        if count < self._gc_threshold:
+        model = self.model
+        if model.gc_running or model.store.count() < self._gc_threshold:
             return
-        self.model.collect_garbage(keep_versions=KEEP_VERSIONS)
+        model.gc_start(keep_versions=KEEP_VERSIONS)
+        self._gc_tick()
+
+    def _gc_tick(self) -> None:
+        """One slice of the collection; the next one waits behind what is ready."""
+        removed = self.model.gc_step(_GC_MARK_SLICE, _GC_SWEEP_SLICE)
+        if removed is None:
+            if self.model.gc_running:
+                self.h.reactor.call_soon(self._gc_tick)
+            return
         self.ngc += 1
-        self._gc_threshold = max(3 * self.model.store.count() // 2, 50_000)
+        self._gc_threshold = max(3 * self.model.store.count() // 2, _GC_MIN)
 
     def _check_version_waits(self, ns: str) -> None:
         if not self._version_waits:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -230,6 +230,18 @@ class SqliteContentStore(ContentStore):
             db.execute("DELETE FROM live")
         for ref in [r for r in self._cache if r not in live]:
             del self._cache[ref]
+        return count
+
+    def delete(self, refs: Iterable[str]) -> int:
+        refs = list(refs)
+        count = 0
+        with self._transaction("delete") as db:
+            for i in range(0, len(refs), 500):
+                chunk = refs[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                count += db.execute(f"DELETE FROM objects WHERE hash IN ({marks})", chunk).rowcount
+        for ref in refs:
+            self._cache.pop(ref, None)
         return count
 
     def stats(self) -> dict[str, int]:
