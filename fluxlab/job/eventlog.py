@@ -111,6 +111,31 @@ class EventLogEvent(dict):
         if "context" not in self:
             self["context"] = {}
 
+    @classmethod
+    def make(cls, timestamp: float, name: str, context: dict | None = None) -> EventLogEvent:
+        """An event from its parts, validated as by the constructor.
+
+        The common case (a float time, a name already seen, a dict or no
+        context) builds the entry directly, without an intermediate dict to
+        check and copy: the job-manager posts every event through here.
+        """
+        if (
+            type(timestamp) is float
+            and 0.0 <= timestamp < _INF
+            and type(name) is str
+            and name in _GOOD_NAMES
+            and (context is None or type(context) is dict)
+        ):
+            ev = dict.__new__(cls)
+            ev["timestamp"] = timestamp
+            ev["name"] = name
+            ev["context"] = {} if context is None else context
+            return ev
+        raw: dict = {"timestamp": timestamp, "name": name}
+        if context is not None:
+            raw["context"] = context
+        return cls(raw)
+
     @property
     def name(self) -> str:
         return self["name"]

@@ -53,14 +53,13 @@ _quote = json.encoder.encode_basestring
 _INACTIVE_KEEP = 1_000_000
 
 
-def _event_line(raw: dict) -> str:
-    """``_dumps(raw)`` for an event dict built by :meth:`JobManager.post`, faster:
-    only the context goes through the encoder (same text, same key order)."""
-    ts = raw["timestamp"]
+def _event_line(ts: float, name: str, context: dict | None) -> str:
+    """``_dumps`` of the event ``{"timestamp", "name"[, "context"]}``, faster:
+    only the context goes through the encoder (same text, same key order;
+    an empty or missing context is left out)."""
     head = '{"timestamp":' + (repr(ts) if type(ts) is float else _dumps(ts))
-    head += ',"name":' + _quote(raw["name"])
-    ctx = raw.get("context")
-    return head + ("}" if ctx is None else ',"context":' + _dumps(ctx) + "}")
+    head += ',"name":' + _quote(name)
+    return head + ("}" if not context else ',"context":' + _dumps(context) + "}")
 
 
 class JobManager(ServiceModule):
@@ -121,16 +120,14 @@ class JobManager(ServiceModule):
         extra: dict | None = None,
     ) -> bool:
         """Apply, store and publish one event; perform the new state's actions."""
-        raw = {"timestamp": ts or time.time(), "name": name}
-        if context:
-            raw["context"] = context
-        line = _event_line(raw)  # RFC 18 line (empty context omitted, as Flux does)
+        ts = ts or time.time()
         try:
             # validated once here; the record and job-list reuse the object
-            event = EventLogEvent(raw)
+            event = EventLogEvent.make(ts, name, context or None)
         except EventlogError as e:
             self.log(3, f"job {job.id}: refused malformed event {name!r}: {e}")
             return False
+        line = _event_line(ts, name, context)  # RFC 18 (empty context omitted, as Flux does)
         old = job.record.state
         try:
             new = job.record.apply(event)

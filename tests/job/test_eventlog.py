@@ -88,13 +88,43 @@ def test_job_manager_event_lines_equal_the_json_encoding():
     @given(
         ts=st.floats(min_value=0, allow_infinity=False) | st.integers(min_value=0),
         name=st.text(min_size=1),
-        context=st.none() | st.dictionaries(st.text(), values, min_size=1, max_size=4),
+        context=st.none() | st.dictionaries(st.text(), values, max_size=4),
+    )
+    def check(ts, name, context):
+        raw = {"timestamp": ts, "name": name}
+        if context:  # an empty context is left out, as Flux does
+            raw["context"] = context
+        expected = json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+        assert _event_line(ts, name, context) == expected
+
+    check()
+
+
+def test_make_equals_the_constructor_and_validates_the_same():
+    from hypothesis import given, strategies as st
+
+    @given(
+        ts=st.floats(min_value=0, allow_infinity=False) | st.integers(min_value=0),
+        name=st.sampled_from(["submit", "alloc", "a b", "", "x\\n", "memo"]),
+        context=st.none() | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
     )
     def check(ts, name, context):
         raw = {"timestamp": ts, "name": name}
         if context is not None:
             raw["context"] = context
-        expected = json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
-        assert _event_line(raw) == expected
+        try:
+            expected = EventLogEvent(raw)
+        except EventlogError as e:
+            with pytest.raises(EventlogError, match=str(e).split(":")[1]):
+                EventLogEvent.make(ts, name, context)
+            return
+        made = EventLogEvent.make(ts, name, context)
+        assert made == expected and list(made) == list(expected)
+        assert type(made) is EventLogEvent
 
     check()
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(EventlogError, match="timestamp"):
+            EventLogEvent.make(bad, "submit")
+    with pytest.raises(EventlogError, match="context"):
+        EventLogEvent.make(1.0, "submit", ["not", "a", "dict"])
