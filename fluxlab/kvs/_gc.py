@@ -75,7 +75,7 @@ class Collection:
             chunk = list(islice(self._refs, sweep_budget))
             if not chunk:
                 return True
-            dead = [ref for ref in chunk if ref not in live]
+            dead = [ref for ref in chunk if hash(ref) not in live]
             if dead:
                 self.removed += self.store.delete(dead)
             if sweep_budget is not None:

@@ -229,21 +229,24 @@ def blob_links(blob: bytes) -> tuple[list[str], list[str]] | None:
 class Marker:
     """The mark phase of a collection, run all at once or in slices.
 
-    :attr:`live` collects the blobrefs reachable from every root given to
-    :meth:`push`.  Directory blobs are scanned with :func:`blob_links`
-    (decoded only when not in canonical form; the reader's cache is used
-    when it holds one, without filling it).  ``valref`` blobs are marked
-    without being loaded.  Nothing is remembered between collections: a scan
-    is cheap next to the memory a per-blob link table would hold.
+    :attr:`live` collects the ``hash()`` of every blobref reachable from the
+    roots given to :meth:`push` (test one with :meth:`marked`).  Hashes, not
+    the refs themselves: the refs are new string objects parsed out of the
+    blobs, ~90 bytes each, and a million-blob store would hold ~90 MB more
+    during a collection.  Two refs with one hash can only keep a dead blob
+    alive, never the reverse.  Directory blobs are scanned with
+    :func:`blob_links` (decoded only when not in canonical form; the
+    reader's cache is used when it holds one, without filling it).
+    ``valref`` blobs are marked without being loaded.
 
-    Invariant: every blob in :attr:`live` that is not on the stack has had
-    its references marked or pushed, so once the stack is empty :attr:`live`
-    is closed under "names".  Blobs are immutable, so roots pushed later only
+    Invariant: every directory blob marked and not on the stack has had its
+    references marked or pushed, so once the stack is empty :attr:`live` is
+    closed under "names".  Blobs are immutable, so roots pushed later only
     add blobs; nothing marked ever needs unmarking.
     """
 
     def __init__(self, reader: Reader) -> None:
-        self.live: set[str] = set()
+        self.live: set[int] = set()
         self._stack: list[str] = []
         self._cache = reader._cache
         self._load = reader.store.load
@@ -251,6 +254,9 @@ class Marker:
     def push(self, roots) -> None:
         """Mark what ``roots`` (directory blobrefs) reach, on later steps."""
         self._stack.extend(roots)
+
+    def marked(self, ref: str) -> bool:
+        return hash(ref) in self.live
 
     def step(self, budget: int | None = None) -> bool:
         """Scan up to ``budget`` directory blobs (all with None); True when done."""
@@ -263,9 +269,10 @@ class Marker:
             if budget is not None and scanned >= budget:
                 return False
             ref = stack.pop()
-            if ref in live:
+            h = hash(ref)
+            if h in live:
                 continue
-            live.add(ref)
+            live.add(h)
             scanned += 1
             node = cache.get(ref)
             if node is None:
@@ -273,21 +280,13 @@ class Marker:
                 link = blob_links(blob)
                 if link is not None:
                     stack.extend(link[0])
-                    live.update(link[1])
+                    live.update(map(hash, link[1]))
                     continue
                 node = decode_dir_blob(blob, ref)
             vals: set[str] = set()
             _mark(node, vals, stack)
-            live.update(vals)
+            live.update(map(hash, vals))
         return True
-
-
-def reachable_blobs(reader: Reader, roots) -> set[str]:
-    """Blobrefs reachable from the root directory blobs ``roots`` (see :class:`Marker`)."""
-    marker = Marker(reader)
-    marker.push(roots)
-    marker.step()
-    return marker.live
 
 
 def _mark(node, live: set[str], stack: list[str]) -> None:

@@ -147,14 +147,10 @@ class ContentStore(ABC):
         """Iterate over every stored blobref (for garbage collection)."""
 
     @abstractmethod
-    def sweep(self, live: set[str]) -> int:
-        """Delete every blob whose ref is not in ``live``; return how many went."""
-
-    @abstractmethod
     def delete(self, refs: Iterable[str]) -> int:
         """Delete the blobs ``refs`` (absent ones are skipped); return how many went.
 
-        For an incremental collection, which decides itself what is dead.
+        Garbage collection (``fluxlab/kvs/_gc.py``) decides what is dead.
         """
 
     @abstractmethod
@@ -224,12 +220,6 @@ class MemoryContentStore(ContentStore):
 
     def refs(self) -> Iterator[str]:
         return iter(list(self._blobs))
-
-    def sweep(self, live: set[str]) -> int:
-        dead = [ref for ref in self._blobs if ref not in live]
-        for ref in dead:
-            del self._blobs[ref]
-        return len(dead)
 
     def delete(self, refs: Iterable[str]) -> int:
         pop = self._blobs.pop

@@ -39,7 +39,7 @@ from fluxlab.kvs._nodes import (
     compact,
 )
 from fluxlab.kvs._read_helpers import ReadHelpers
-from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node, reachable_blobs
+from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node
 from fluxlab.kvs.content import Checkpoint, ContentStore, MemoryContentStore
 from fluxlab.kvs.errors import (
     InvalidArgumentError,
@@ -524,12 +524,8 @@ class KVSModel(ReadHelpers):
         bounds memory for a long-running in-memory instance.
         """
         self._gc = None  # an incremental one under way is superseded
-        self._trim_history(keep_versions)
-        roots = [ref for ns in self._ns.values() for ref in ns.history.values()]
-        live = reachable_blobs(self._reader, roots)
-        removed = self.store.sweep(live)
-        self._reader.forget(live.__contains__)
-        return removed
+        self.gc_start(keep_versions)
+        return self.gc_step(None, None) or 0  # no budget: one step does it all
 
     def gc_start(self, keep_versions: int | None = None) -> bool:
         """Begin an incremental collection (see :mod:`fluxlab.kvs._gc`).

@@ -219,19 +219,6 @@ class SqliteContentStore(ContentStore):
     def refs(self) -> Iterator[str]:
         return iter([r[0] for r in self._db.execute("SELECT hash FROM objects").fetchall()])
 
-    def sweep(self, live: set[str]) -> int:
-        with self._transaction("sweep") as db:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS live (hash TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM live")
-            db.executemany("INSERT OR IGNORE INTO live (hash) VALUES (?)", ((r,) for r in live))
-            count = db.execute(
-                "DELETE FROM objects WHERE hash NOT IN (SELECT hash FROM live)"
-            ).rowcount
-            db.execute("DELETE FROM live")
-        for ref in [r for r in self._cache if r not in live]:
-            del self._cache[ref]
-        return count
-
     def delete(self, refs: Iterable[str]) -> int:
         refs = list(refs)
         count = 0
