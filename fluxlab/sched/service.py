@@ -27,6 +27,7 @@ import json
 import time
 from typing import Any
 
+from fluxlab._json import encoder as _json_encoder
 from fluxlab.core.errors import FluxError, ServiceError
 from fluxlab.core.module import request_handler, unpack
 from fluxlab.resource.idset import IDset
@@ -91,24 +92,36 @@ def parse_options(args: list[str], conf: dict | None) -> dict[str, Any]:
     return opts
 
 
+_dumps = _json_encoder()
+
+
 class _CachingMatcher:
     """A :class:`ResourceQuery` front that memoises per-jobspec work.
 
-    Bulk submissions hand the scheduler thousands of identical jobspecs — the
-    very same dict object, shared from job-ingest's validation cache — so the
-    Fluxion parse (a YAML compose) and the satisfiability answer are computed
-    once per jobspec object and graph version.  Entries keep their jobspec
-    alive, so an ``id()`` is never reused while it is a key.
+    Bulk submissions hand the scheduler thousands of identical jobspecs, so
+    the Fluxion parse (a YAML compose, ~1 ms) and the satisfiability answer
+    are computed once per jobspec and graph version.  In the broker's process
+    the jobspecs are the very same dict object, shared from job-ingest's
+    validation cache, and are found by ``id()`` (entries keep their jobspec
+    alive, so an ``id()`` is never reused while it is a key).  A scheduler in
+    a module process decodes a new dict per request; those are found by
+    their JSON text (same submission, same key order, same text).
     """
 
     def __init__(self, rq, size: int = 256):
         self.rq = rq
         self.size = size
         self._parsed: dict[int, tuple[Any, Any]] = {}
+        self._by_text: dict[str, Any] = {}
         self._sat: dict[tuple[int, int], Any] = {}
 
     def __getattr__(self, name: str):
         return getattr(self.rq, name)
+
+    def _remember(self, table: dict, key, value) -> None:
+        if len(table) >= self.size:
+            table.pop(next(iter(table)))
+        table[key] = value
 
     def parse(self, jobspec):
         from fluxlab.sched.jobspec import Jobspec
@@ -118,10 +131,16 @@ class _CachingMatcher:
         hit = self._parsed.get(id(jobspec))
         if hit is not None and hit[0] is jobspec:
             return hit[1]
-        parsed = self.rq.parse(jobspec)
-        if len(self._parsed) >= self.size:
-            self._parsed.pop(next(iter(self._parsed)))
-        self._parsed[id(jobspec)] = (jobspec, parsed)
+        try:
+            text = _dumps(jobspec)
+        except (TypeError, ValueError):
+            text = None  # not JSON: the parser says what is wrong
+        parsed = self._by_text.get(text) if text is not None else None
+        if parsed is None:
+            parsed = self.rq.parse(jobspec)
+            if text is not None:
+                self._remember(self._by_text, text, parsed)
+        self._remember(self._parsed, id(jobspec), (jobspec, parsed))
         return parsed
 
     def match(self, op, jobspec, *args, **kw):
@@ -132,9 +151,7 @@ class _CachingMatcher:
         if hit is not None and hit[0] is jobspec:
             return hit[1]
         res = self.rq.match(op, jobspec, *args, **kw)
-        if len(self._sat) >= self.size:
-            self._sat.pop(next(iter(self._sat)))
-        self._sat[key] = (jobspec, res)
+        self._remember(self._sat, key, (jobspec, res))
         return res
 
 

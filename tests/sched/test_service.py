@@ -213,3 +213,26 @@ def test_lost_broker_is_down_in_the_graph():
         assert flux.job.result(h, jid).result == "COMPLETED"
         assert job_R(h, jid)["execution"]["R_lite"][0]["rank"] == "0-1"
         h.close()
+
+
+def test_equal_jobspecs_are_parsed_once_even_as_separate_objects(monkeypatch):
+    """A scheduler in a module process decodes a new dict per alloc request;
+    identical submissions must still share one Fluxion parse (~1 ms each)."""
+    import json
+
+    from fluxlab.job import JobspecV1
+    from fluxlab.sched import ResourceQuery, fake_nodes
+    from fluxlab.sched.service import _CachingMatcher
+
+    rq = ResourceQuery(fake_nodes(1, 4), policy="first")
+    calls = []
+    real = rq.parse
+    monkeypatch.setattr(rq, "parse", lambda js: calls.append(1) or real(js))
+    cm = _CachingMatcher(rq)
+    text = JobspecV1.from_command(["true"], num_tasks=2).dumps()
+    first = cm.parse(json.loads(text))
+    again = [cm.parse(json.loads(text)) for _ in range(5)]  # new, equal dicts
+    assert len(calls) == 1 and all(p is first for p in again)
+    other = cm.parse(json.loads(JobspecV1.from_command(["true"], num_tasks=3).dumps()))
+    assert len(calls) == 2 and other is not first
+    assert cm.match("satisfiability", first, jobid=1, at=0).satisfiable
