@@ -184,9 +184,15 @@ class ModuleHandle(FutureOwner):
         return task
 
     def fail_all(self, errnum: int, text: str) -> None:
-        """Fail every outstanding RPC (module being removed)."""
+        """Fail every outstanding RPC of a module being removed.
+
+        The module has stopped, so its callbacks are dropped first: none of
+        its code runs after ``stop()`` (a thread waiting on a future still
+        gets the error).
+        """
         rpcs, self._rpcs = self._rpcs, {}
         for fut in rpcs.values():
+            fut.drop_callback()
             fut.fail(FluxError(errnum, text))
 
     # -- FutureOwner ----------------------------------------------------------

