@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from fluxlab.kvs._reader import Marker, Reader
+from fluxlab.kvs._reader import Marker, Reader, mark_key
 from fluxlab.kvs.content import ContentStore
 
 __all__ = ["Collection"]
@@ -75,7 +75,7 @@ class Collection:
             chunk = list(islice(self._refs, sweep_budget))
             if not chunk:
                 return True
-            dead = [ref for ref in chunk if hash(ref) not in live]
+            dead = [ref for ref in chunk if mark_key(ref) not in live]
             if dead:
                 self.removed += self.store.delete(dead)
             if sweep_budget is not None:

@@ -226,15 +226,26 @@ def blob_links(blob: bytes) -> tuple[list[str], list[str]] | None:
         return None
 
 
+def mark_key(ref: str) -> int | str:
+    """What :class:`Marker` keeps of ``ref``: its digest's last 32 hex digits
+    as an int (the ref itself if they are not hex)."""
+    try:
+        return int(ref[-32:], 16)
+    except ValueError:
+        return ref
+
+
 class Marker:
     """The mark phase of a collection, run all at once or in slices.
 
-    :attr:`live` collects the ``hash()`` of every blobref reachable from the
-    roots given to :meth:`push` (test one with :meth:`marked`).  Hashes, not
-    the refs themselves: the refs are new string objects parsed out of the
-    blobs, ~90 bytes each, and a million-blob store would hold ~90 MB more
-    during a collection.  Two refs with one hash can only keep a dead blob
-    alive, never the reverse.  Directory blobs are scanned with
+    :attr:`live` collects the :func:`mark_key` of every blobref reachable
+    from the roots given to :meth:`push` (test one with :meth:`marked`): the
+    last 128 bits of its digest as an int, not the ref itself (refs parsed
+    out of blobs are new ~90-byte strings; a million-blob store would hold
+    ~40 MB more during a collection).  The store already relies on digests
+    never colliding, and 128 of their bits are as good for that, so marking
+    stays exact (a dir skipped as "already seen" really was).  Directory
+    blobs are scanned with
     :func:`blob_links` (decoded only when not in canonical form; the
     reader's cache is used when it holds one, without filling it).
     ``valref`` blobs are marked without being loaded.
@@ -246,7 +257,7 @@ class Marker:
     """
 
     def __init__(self, reader: Reader) -> None:
-        self.live: set[int] = set()
+        self.live: set[int | str] = set()
         self._stack: list[str] = []
         self._cache = reader._cache
         self._load = reader.store.load
@@ -256,7 +267,7 @@ class Marker:
         self._stack.extend(roots)
 
     def marked(self, ref: str) -> bool:
-        return hash(ref) in self.live
+        return mark_key(ref) in self.live
 
     def step(self, budget: int | None = None) -> bool:
         """Scan up to ``budget`` directory blobs (all with None); True when done."""
@@ -269,10 +280,10 @@ class Marker:
             if budget is not None and scanned >= budget:
                 return False
             ref = stack.pop()
-            h = hash(ref)
-            if h in live:
+            k = mark_key(ref)
+            if k in live:
                 continue
-            live.add(h)
+            live.add(k)
             scanned += 1
             node = cache.get(ref)
             if node is None:
@@ -280,12 +291,12 @@ class Marker:
                 link = blob_links(blob)
                 if link is not None:
                     stack.extend(link[0])
-                    live.update(map(hash, link[1]))
+                    live.update(map(mark_key, link[1]))
                     continue
                 node = decode_dir_blob(blob, ref)
             vals: set[str] = set()
             _mark(node, vals, stack)
-            live.update(map(hash, vals))
+            live.update(map(mark_key, vals))
         return True
 
 

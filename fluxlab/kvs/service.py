@@ -31,6 +31,10 @@ KEEP_VERSIONS = 256
 _GC_MIN = 50_000  # no collection below this many blobs
 _GC_MARK_SLICE = 500  # directory blobs scanned per slice (a few ms)
 _GC_SWEEP_SLICE = 20_000  # refs checked per slice
+# work per blob a batch stores while a collection runs: it then ends before
+# the store has grown by about a third (a full mark scans ~1 dir per 2 blobs)
+_GC_MARK_PER_BLOB = 8
+_GC_SWEEP_PER_BLOB = 16
 
 
 def _data(raw: bytes) -> dict:
@@ -217,6 +221,7 @@ class KVSModule(ServiceModule):
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
+        stored = self.model.store.count() if self.model.gc_running else None
         for ns, items in pending.items():
             try:
                 batch = self.model.commit_batch([t for _, t in items], ns)
@@ -234,6 +239,11 @@ class KVSModule(ServiceModule):
             if batch.committed:
                 self._deliver(self.watches.on_commit(batch))
                 self._check_version_waits(ns)
+        if stored is not None:
+            # paced by what was just stored, so a busy KVS collects as fast
+            # as it makes garbage however rarely its reactor turns come round
+            new = max(self.model.store.count() - stored, 0)
+            self._gc_advance(_GC_MARK_PER_BLOB * new + 64, _GC_SWEEP_PER_BLOB * new + 512)
         if self.nbatches % 256 == 0:
             # finished jobs' directories go back to being blobs (bounded memory)
             self.model.compact(keep_batches=256)
@@ -248,15 +258,17 @@ class KVSModule(ServiceModule):
         self._gc_tick()
 
     def _gc_tick(self) -> None:
-        """One slice of the collection; the next one waits for the next reactor
-        turn, so commits that arrive meanwhile are answered between slices."""
-        removed = self.model.gc_step(_GC_MARK_SLICE, _GC_SWEEP_SLICE)
-        if removed is None:
-            if self.model.gc_running:  # after the sockets are served again
-                self.h.reactor.call_later(0.0, self._gc_tick)
-            return
-        self.ngc += 1
-        self._gc_threshold = max(3 * self.model.store.count() // 2, _GC_MIN)
+        """One slice of the collection per reactor turn (commits that arrive
+        meanwhile are answered between slices), so an idle KVS finishes it."""
+        if self._gc_advance(_GC_MARK_SLICE, _GC_SWEEP_SLICE) is None and self.model.gc_running:
+            self.h.reactor.call_later(0.0, self._gc_tick)  # after the sockets are served
+
+    def _gc_advance(self, mark_budget: int, sweep_budget: int) -> int | None:
+        removed = self.model.gc_step(mark_budget, sweep_budget)
+        if removed is not None:
+            self.ngc += 1
+            self._gc_threshold = max(5 * self.model.store.count() // 4, _GC_MIN)
+        return removed
 
     def _check_version_waits(self, ns: str) -> None:
         if not self._version_waits:
