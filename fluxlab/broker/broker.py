@@ -354,9 +354,12 @@ class Broker(PeerIO, ProcModules):
                 self._direct_efd = -1
         for child in self.children.values():
             child.close()
+        # what is still queued for clients and the parent (the reply to
+        # broker.shutdown, last stream errors, the goodbye) gets 200 ms to
+        # leave; nothing queued means no wait
         for s in (self.client_sock, self.child_sock, self.parent_sock):
             if s is not None:
-                s.close(linger=0 if s is not self.parent_sock else 200)
+                s.close(linger=0 if s is self.child_sock else 200)
         self.reactor.close()
         self.exit_event.set()
 
