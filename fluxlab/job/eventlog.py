@@ -54,17 +54,15 @@ _INF = math.inf
 _GOOD_NAMES: set[str] = set()
 
 
+def _plain(ts: Any, name: Any) -> bool:
+    """A float time in range and a name already checked: the fast paths' test."""
+    return type(ts) is float and 0.0 <= ts < _INF and type(name) is str and name in _GOOD_NAMES
+
+
 def _validate(obj: Any, where: str) -> None:
-    if type(obj) is dict:  # fast path: the common, well-formed entry
-        ts = obj.get("timestamp")
-        name = obj.get("name")
-        if (
-            type(ts) is float
-            and 0.0 <= ts < _INF
-            and type(name) is str
-            and name in _GOOD_NAMES
-            and (len(obj) == 2 or (len(obj) == 3 and type(obj.get("context")) is dict))
-        ):
+    if type(obj) is dict and _plain(obj.get("timestamp"), obj.get("name")):
+        n = len(obj)  # fast path: the common, well-formed entry
+        if n == 2 or (n == 3 and type(obj.get("context")) is dict):
             return
     if type(obj) is not dict and not isinstance(obj, Mapping):
         raise EventlogError(f"{where}: entry must be a JSON object, not {type(obj).__name__}")
@@ -119,13 +117,7 @@ class EventLogEvent(dict):
         context) builds the entry directly, without an intermediate dict to
         check and copy: the job-manager posts every event through here.
         """
-        if (
-            type(timestamp) is float
-            and 0.0 <= timestamp < _INF
-            and type(name) is str
-            and name in _GOOD_NAMES
-            and (context is None or type(context) is dict)
-        ):
+        if _plain(timestamp, name) and (context is None or type(context) is dict):
             ev = dict.__new__(cls)
             ev["timestamp"] = timestamp
             ev["name"] = name

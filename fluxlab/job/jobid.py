@@ -234,8 +234,7 @@ def job_key(jobid: int, *parts: str) -> str:
     common case, a valid ``int``, skips :func:`id_encode`'s dispatch.
     """
     if type(jobid) is int and 0 <= jobid <= FLUID_MAX:
-        h = f"{jobid:016x}"
-        key = f"job.{h[0:4]}.{h[4:8]}.{h[8:12]}.{h[12:16]}"
+        key = "job." + _dothex(jobid)
     else:
         key = "job." + id_encode(jobid, "dothex")
     return ".".join((key, *parts)) if parts else key

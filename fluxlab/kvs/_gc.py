@@ -53,10 +53,6 @@ class Collection:
         self.removed = 0
         self._refs = None  # the sweep's listing, once marking is done
 
-    @property
-    def sweeping(self) -> bool:
-        return self._refs is not None
-
     def add_root(self, ref: str) -> None:
         """A root made while this collection runs: everything it reaches lives."""
         self.marker.push([ref])

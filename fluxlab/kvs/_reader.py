@@ -239,7 +239,7 @@ class Marker:
     """The mark phase of a collection, run all at once or in slices.
 
     :attr:`live` collects the :func:`mark_key` of every blobref reachable
-    from the roots given to :meth:`push` (test one with :meth:`marked`): the
+    from the roots given to :meth:`push`: the
     last 128 bits of its digest as an int, not the ref itself (refs parsed
     out of blobs are new ~90-byte strings; a million-blob store would hold
     ~40 MB more during a collection).  The store already relies on digests
@@ -265,9 +265,6 @@ class Marker:
     def push(self, roots) -> None:
         """Mark what ``roots`` (directory blobrefs) reach, on later steps."""
         self._stack.extend(roots)
-
-    def marked(self, ref: str) -> bool:
-        return mark_key(ref) in self.live
 
     def step(self, budget: int | None = None) -> bool:
         """Scan up to ``budget`` directory blobs (all with None); True when done."""

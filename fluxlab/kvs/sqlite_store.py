@@ -221,12 +221,10 @@ class SqliteContentStore(ContentStore):
 
     def delete(self, refs: Iterable[str]) -> int:
         refs = list(refs)
-        count = 0
         with self._transaction("delete") as db:
-            for i in range(0, len(refs), 500):
-                chunk = refs[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                count += db.execute(f"DELETE FROM objects WHERE hash IN ({marks})", chunk).rowcount
+            count = db.executemany(
+                "DELETE FROM objects WHERE hash = ?", ((r,) for r in refs)
+            ).rowcount
         for ref in refs:
             self._cache.pop(ref, None)
         return count

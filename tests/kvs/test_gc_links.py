@@ -18,6 +18,17 @@ def _decoded_links(blob: bytes, ref: str):
     return sorted(dirs), sorted(vals)
 
 
+def _stored_dirs(m: KVSModel):
+    """(ref, blob, decoded links) of every directory blob in ``m``'s store."""
+    for ref in m.store.refs():
+        blob = m.store.load(ref)
+        try:
+            expected = _decoded_links(blob, ref)
+        except InvalidTreeobjError:
+            continue  # a value blob
+        yield ref, blob, expected
+
+
 def _model() -> KVSModel:
     m = KVSModel(max_dirent=8)  # small dirs: hdir buckets appear quickly
     for i in range(60):
@@ -32,12 +43,7 @@ def _model() -> KVSModel:
 def test_scanned_links_equal_decoded_links_for_every_stored_dir():
     m = _model()
     checked = 0
-    for ref in m.store.refs():
-        blob = m.store.load(ref)
-        try:
-            expected = _decoded_links(blob, ref)
-        except InvalidTreeobjError:
-            continue  # a value blob
+    for ref, blob, expected in _stored_dirs(m):
         dirs, vals = blob_links(blob)
         assert (sorted(dirs), sorted(set(vals))) == expected, ref
         checked += 1
@@ -68,12 +74,7 @@ def test_names_that_look_like_tags_fall_back_to_decoding_and_stay_exact():
         t.put(f"d.y{i}dirref.k", b"w" * 100)  # ... and one ending in dirref
         m.commit(t)
     fallbacks = 0
-    for ref in m.store.refs():
-        blob = m.store.load(ref)
-        try:
-            expected = _decoded_links(blob, ref)
-        except InvalidTreeobjError:
-            continue
+    for _ref, blob, expected in _stored_dirs(m):
         links = blob_links(blob)
         if links is None:
             fallbacks += 1  # the collector decodes this one
