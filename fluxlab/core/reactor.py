@@ -12,7 +12,10 @@ Loop iteration order (the invariant service modules rely on):
    that arrived during this iteration as one merged root update;
 3. poll sockets/fds (timeout 0 if step 1 or 2 queued more work, else until the
    next timer) and run their reader callbacks;
-4. run due timers.
+4. run due timers;
+5. if nothing was queued, readable or due, run one *idle* callback
+   (:meth:`add_idle`): background work in short slices that never delays
+   a message or a timer by more than one slice.
 
 An exception in a callback is logged and swallowed: a bug in one module must
 not take the broker down.
@@ -76,6 +79,7 @@ class Reactor(FutureOwner):
         self._seq = itertools.count()
         self._soon: deque = deque()
         self._checks: list[Callable] = []
+        self._idle: deque = deque()
         self._ts_lock = threading.Lock()
         self._ts_queue: deque = deque()
         self._running = False
@@ -137,6 +141,29 @@ class Reactor(FutureOwner):
         if callback in self._checks:
             self._checks.remove(callback)
 
+    def add_idle(self, callback: Callable[[], bool]) -> None:
+        """Call ``callback()`` whenever the loop would otherwise wait.
+
+        It runs only when no callback is queued, no socket is readable and no
+        timer is due, one slice per loop iteration (idle callbacks take turns),
+        so it should return within a millisecond or so.  It returns True to
+        be called again at the next idle moment, False when its work is done.
+        A process that is never idle never runs it: work that must progress
+        under load has to be paid for elsewhere too.
+        """
+        if callback not in self._idle:
+            self._idle.append(callback)
+
+    def _run_idle(self) -> None:
+        cb = self._idle.popleft()
+        try:
+            again = cb()
+        except Exception:
+            log.exception("%s: idle callback failed", self.name)
+            again = False
+        if again and cb not in self._idle:
+            self._idle.append(cb)
+
     # -- futures owned by the reactor (module RPCs) ------------------------
     def _future_wait(self, fut: Future, timeout: float | None) -> bool:
         if threading.get_ident() == self.thread_id:
@@ -196,6 +223,7 @@ class Reactor(FutureOwner):
         readers = self._readers
         timers = self._timers
         soon = self._soon
+        idle = self._idle
         while self._running:
             if soon:
                 self._run_soon()
@@ -206,7 +234,7 @@ class Reactor(FutureOwner):
                     log.exception("%s: check callback failed", self.name)
             if not self._running:
                 break
-            if soon:
+            if soon or idle:
                 timeout = 0
             elif timers:
                 timeout = max(0, (timers[0][0] - time.monotonic()) * 1000)
@@ -240,6 +268,8 @@ class Reactor(FutureOwner):
                         t.callback(*t.args)
                     except Exception:
                         log.exception("%s: timer callback failed", self.name)
+            if idle and not events and not soon and (not timers or timers[0][0] > time.monotonic()):
+                self._run_idle()
 
     def stop(self) -> None:
         """Stop the loop (thread-safe)."""
