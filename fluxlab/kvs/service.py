@@ -29,8 +29,11 @@ __all__ = ["KEEP_VERSIONS", "KVSModule"]
 #: Root versions an in-memory store keeps for ``kvs.lookup`` at a version.
 KEEP_VERSIONS = 256
 _GC_MIN = 50_000  # no collection below this many blobs
-_GC_MARK_SLICE = 500  # directory blobs scanned per slice (a few ms)
-_GC_SWEEP_SLICE = 20_000  # refs checked per slice
+# directory blobs scanned and refs checked per slice run when the KVS is
+# idle (well under a millisecond: a commit arriving meanwhile waits for it)
+_GC_IDLE_SLICE = (32, 2_000)
+# pace owed beyond this is paid at once, after the batch's answers are sent
+_GC_OWED_MAX = (4_000, 64_000)
 # work per blob a batch stores while a collection runs: it then ends before
 # the store has grown by about a third (a full mark scans ~1 dir per 2 blobs)
 _GC_MARK_PER_BLOB = 8
@@ -116,6 +119,8 @@ class KVSModule(ServiceModule):
         self._gc_memory = statedir is None
         self._gc_threshold = _GC_MIN
         self.ngc = 0
+        self._gc_owed = [0, 0]  # mark, sweep pace owed by batches, not yet paid
+        self._compact_due = self._gc_check_due = self._upkeep_scheduled = False
 
     def stop(self) -> None:
         self._flush()
@@ -243,11 +248,37 @@ class KVSModule(ServiceModule):
             # paced by what was just stored, so a busy KVS collects as fast
             # as it makes garbage however rarely its reactor turns come round
             new = max(self.model.store.count() - stored, 0)
-            self._gc_advance(_GC_MARK_PER_BLOB * new + 64, _GC_SWEEP_PER_BLOB * new + 512)
-        if self.nbatches % 256 == 0:
+            self._gc_owed[0] += _GC_MARK_PER_BLOB * new + 64
+            self._gc_owed[1] += _GC_SWEEP_PER_BLOB * new + 512
+        self._compact_due |= self.nbatches % 256 == 0
+        self._gc_check_due |= self._gc_memory and self.nbatches % 128 == 0
+        if not self._upkeep_scheduled and (
+            self._compact_due
+            or self._gc_check_due
+            or self._gc_owed[0] > _GC_OWED_MAX[0]
+            or self._gc_owed[1] > _GC_OWED_MAX[1]
+        ):
+            # queued after the responses' write (also a call_soon): the
+            # commits are answered before the KVS spends time on upkeep
+            self._upkeep_scheduled = True
+            self.h.reactor.call_soon(self._upkeep)
+
+    def _upkeep(self) -> None:
+        """What batches leave to do at once: the part of a collection's pace
+        that idle moments have not paid (a KVS that is never idle still
+        collects as fast as it makes garbage), and every 256 / 128 batches a
+        compaction / a check whether to start a collection."""
+        self._upkeep_scheduled = False
+        mark = self._gc_owed[0] - _GC_OWED_MAX[0] // 2
+        sweep = self._gc_owed[1] - _GC_OWED_MAX[1] // 2
+        if (mark > 0 or sweep > 0) and self.model.gc_running:
+            self._gc_advance(max(mark, 1), max(sweep, 1))
+        if self._compact_due:
+            self._compact_due = False
             # finished jobs' directories go back to being blobs (bounded memory)
             self.model.compact(keep_batches=256)
-        if self._gc_memory and self.nbatches % 128 == 0:
+        if self._gc_check_due:
+            self._gc_check_due = False
             self._maybe_gc()
 
     def _maybe_gc(self) -> None:
@@ -255,18 +286,22 @@ class KVSModule(ServiceModule):
         if model.gc_running or model.store.count() < self._gc_threshold:
             return
         model.gc_start(keep_versions=KEEP_VERSIONS)
-        self._gc_tick()
+        self.h.reactor.add_idle(self._gc_idle)
 
-    def _gc_tick(self) -> None:
-        """One slice of the collection per reactor turn (commits that arrive
-        meanwhile are answered between slices), so an idle KVS finishes it."""
-        if self._gc_advance(_GC_MARK_SLICE, _GC_SWEEP_SLICE) is None and self.model.gc_running:
-            self.h.reactor.call_later(0.0, self._gc_tick)  # after the sockets are served
+    def _gc_idle(self) -> bool:
+        """One short slice of the collection whenever the KVS has nothing
+        else to do: an idle KVS finishes it without delaying any commit."""
+        if self.model.gc_running:
+            self._gc_advance(*_GC_IDLE_SLICE)
+        return self.model.gc_running
 
     def _gc_advance(self, mark_budget: int, sweep_budget: int) -> int | None:
+        owed = self._gc_owed
+        owed[0], owed[1] = max(owed[0] - mark_budget, 0), max(owed[1] - sweep_budget, 0)
         removed = self.model.gc_step(mark_budget, sweep_budget)
         if removed is not None:
             self.ngc += 1
+            self._gc_owed = [0, 0]
             self._gc_threshold = max(5 * self.model.store.count() // 4, _GC_MIN)
         return removed
 

@@ -254,6 +254,25 @@ def test_memory_store_is_garbage_collected(monkeypatch):
         h.close()
 
 
+def test_collection_finishes_in_a_kvs_that_is_never_idle(monkeypatch):
+    # a KVS with no idle moment (a busy embedded broker) must still collect as
+    # fast as it makes garbage: switch the idle slices off and keep committing
+    import fluxlab.kvs.service as svc
+
+    monkeypatch.setattr(svc.KVSModule, "_gc_idle", lambda self: False)
+    with fluxlab.start(size=1) as inst:
+        h = inst.handle()
+        mod = inst.brokers[0].modules["kvs"].module
+        mod._gc_threshold = 2000
+        for i in range(3000):
+            kvs.put(h, "busy.value", i)
+            kvs.commit(h)
+        assert h.rpc("kvs.stats").get()["gc_runs"] >= 1
+        assert mod.model.store.count() < 2 * 3000
+        assert kvs.get(h, "busy.value") == 2999
+        h.close()
+
+
 def test_lookup_sees_every_commit_that_reached_the_kvs_before_it(h):
     # pipelined: the commit is still batched when the lookup arrives; the lookup
     # must not answer from the older root (a reader who learned of a commit by
