@@ -9,6 +9,14 @@ hundred bytes), which is what keeps 100,000 inactive jobs cheap.
 Ordering of ``job-list.list`` follows ``flux jobs``: pending jobs by
 priority (then submission), running jobs newest first, inactive jobs most
 recently finished first.
+
+Journal events are applied in the broker's idle moments, a slice at a
+time (:meth:`~fluxlab.core.reactor.Reactor.add_idle`): a busy instance
+then spends its turns on moving jobs, not on bookkeeping for listings.
+Every query first applies whatever is still pending, so an answer always
+reflects every event the job-manager had sent before it; the backlog is
+also applied at once when it reaches :data:`_BACKLOG_MAX` entries, which
+bounds it in a broker that is never idle.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections import deque
 from typing import Any
 
 from fluxlab._proto import FLAG_STREAMING
@@ -32,6 +41,10 @@ _ALL_STATES = int(JobState.ACTIVE | JobState.INACTIVE | JobState.NEW)
 _PENDING = int(JobState.PENDING | JobState.NEW)
 _RUNNING = int(JobState.RUNNING)
 _INACTIVE = int(JobState.INACTIVE)
+#: journal entries applied per idle slice (well under a millisecond)
+_IDLE_SLICE = 64
+#: pending journal entries beyond which they are applied at once
+_BACKLOG_MAX = 8192
 
 
 def jobspec_summary(jobspec: Any) -> dict:
@@ -170,6 +183,7 @@ class JobList(ServiceModule):
         #: a bulk submission is summarised once; the object is kept with its
         #: summary so that a recycled id() can never match.
         self._summaries: dict[int, tuple[Any, dict]] = {}
+        self._backlog: deque[dict] = deque()  # journal entries not yet applied
         self._journal = self.h.rpc(
             "job-manager.events-journal", {"full": True}, flags=FLAG_STREAMING
         )
@@ -180,6 +194,7 @@ class JobList(ServiceModule):
         self._journal.cancel()
 
     def stats(self) -> dict:
+        self._catch_up()
         return {"jobs": len(self.jobs), "inactive": len(self.inactive_order)}
 
     # -- feeding -------------------------------------------------------------------
@@ -191,12 +206,31 @@ class JobList(ServiceModule):
                 self.log(3, f"job-manager journal failed: {e}")
             return
         fut.reset()
-        for snap in resp.get("active", []):
-            self._snapshot(snap)
-        for entry in resp.get("events", []):
-            self._apply(entry)
-        if self._idwaits:
-            self._check_idwaits(final=False)
+        if resp.get("active"):
+            self._catch_up()
+            for snap in resp["active"]:
+                self._snapshot(snap)
+        backlog = self._backlog
+        backlog.extend(resp.get("events", ()))
+        if self._idwaits or len(backlog) > _BACKLOG_MAX:
+            self._catch_up()
+            if self._idwaits:
+                self._check_idwaits(final=False)
+        elif backlog:
+            self.h.reactor.add_idle(self._apply_idle)
+
+    def _apply_idle(self) -> bool:
+        """Apply one slice of the backlog; True while some is left."""
+        backlog, apply = self._backlog, self._apply
+        for _ in range(min(_IDLE_SLICE, len(backlog))):
+            apply(backlog.popleft())
+        return bool(backlog)
+
+    def _catch_up(self) -> None:
+        """Apply every pending journal entry (before a query reads the jobs)."""
+        backlog, apply = self._backlog, self._apply
+        while backlog:
+            apply(backlog.popleft())
 
     def _snapshot(self, snap: dict) -> None:
         """An active job as the job-manager knows it (journal ``full`` start)."""
@@ -269,6 +303,7 @@ class JobList(ServiceModule):
                 jobid = id_parse(dothex)
             except JobIDError:
                 continue
+            self._catch_up()
             if jobid in self.jobs:
                 continue
             text = await _text(self, f"job.{dothex}.eventlog")
@@ -287,6 +322,7 @@ class JobList(ServiceModule):
             except ValueError:
                 pass
             e = _Entry(rec, attrs)
+            self._catch_up()
             if jobid in self.jobs:
                 continue
             self.jobs[jobid] = e
@@ -298,6 +334,7 @@ class JobList(ServiceModule):
 
     @event_handler("job-purge")
     def on_purge(self, msg):
+        self._catch_up()
         ids = set((msg.payload or {}).get("ids", []))
         for jobid in ids:
             self.jobs.pop(jobid, None)
@@ -318,6 +355,7 @@ class JobList(ServiceModule):
             ("name", (str, type(None)), None),
             ("queue", (str, type(None)), None),
         )
+        self._catch_up()
         if max_entries < 0:
             raise ServiceError(errno.EINVAL, "max_entries must be >= 0")
         if states & ~_ALL_STATES:
@@ -383,6 +421,7 @@ class JobList(ServiceModule):
             jobid = id_parse(raw) if isinstance(raw, str) else raw
         except JobIDError as e:
             raise ServiceError(errno.EINVAL, str(e)) from None
+        self._catch_up()
         e = self.jobs.get(jobid)
         if e is not None:
             return {"job": self._attrs(e.view(), attrs)}
@@ -392,6 +431,7 @@ class JobList(ServiceModule):
         return None
 
     def _check_idwaits(self, final: bool) -> None:
+        self._catch_up()
         keep = []
         now = time.monotonic()
         for msg, jobid, attrs, t0 in self._idwaits:
