@@ -35,7 +35,7 @@ from fluxlab.kvs._nodes import (
     decode_dir_blob,
 )
 from fluxlab.kvs.content import ContentStore
-from fluxlab.kvs.errors import KeyNotFoundError, SymlinkLoopError
+from fluxlab.kvs.errors import BlobNotFoundError, KeyNotFoundError, SymlinkLoopError
 from fluxlab.kvs.keys import split_key
 
 #: Symlinks followed per lookup before ELOOP (flux-core SYMLINK_CYCLE_LIMIT).
@@ -255,6 +255,11 @@ class Marker:
     reader's cache is used when it holds one, without filling it).
     ``valref`` blobs are marked without being loaded.
 
+    A root whose blob is gone by the time it is scanned is skipped: a
+    reference-counted store (``fluxlab/kvs/_refcount.py``) frees a version
+    as it leaves the kept history, and whatever of it is still kept is
+    reached, present, from a root that is.
+
     Invariant: every directory blob marked and not on the stack has had its
     references marked or pushed, so once the stack is empty :attr:`live` is
     closed under "names".  Blobs are immutable, so roots pushed later only
@@ -289,7 +294,10 @@ class Marker:
             scanned += 1
             node = cache.get(ref)
             if node is None:
-                blob = load(ref)
+                try:
+                    blob = load(ref)
+                except BlobNotFoundError:
+                    continue  # freed meanwhile (see the class notes)
                 link = blob_links(blob)
                 if link is not None:
                     stack.extend(link[0])

@@ -18,6 +18,7 @@ from typing import Any
 from fluxlab.core.errors import ServiceError
 from fluxlab.core.module import ServiceModule, request_handler, unpack
 from fluxlab.kvs import flags as F
+from fluxlab.kvs._refcount import CountedMemoryStore
 from fluxlab.kvs.errors import KVSError
 from fluxlab.kvs.keys import PRIMARY_NAMESPACE
 from fluxlab.kvs.model import KVSModel
@@ -28,16 +29,8 @@ __all__ = ["KEEP_VERSIONS", "KVSModule"]
 
 #: Root versions an in-memory store keeps for ``kvs.lookup`` at a version.
 KEEP_VERSIONS = 256
-_GC_MIN = 50_000  # no collection below this many blobs
-# directory blobs scanned and refs checked per slice run when the KVS is
-# idle (well under a millisecond: a commit arriving meanwhile waits for it)
-_GC_IDLE_SLICE = (32, 2_000)
-# pace owed beyond this is paid at once, after the batch's answers are sent
-_GC_OWED_MAX = (4_000, 64_000)
-# work per blob a batch stores while a collection runs: it then ends before
-# the store has grown by about a third (a full mark scans ~1 dir per 2 blobs)
-_GC_MARK_PER_BLOB = 8
-_GC_SWEEP_PER_BLOB = 16
+#: batches between sweeps of blobs written but never linked (and compactions)
+_UPKEEP_EVERY = 256
 
 
 def _data(raw: bytes) -> dict:
@@ -101,7 +94,13 @@ class KVSModule(ServiceModule):
 
     def start(self) -> None:
         statedir = self.h.attr_get("statedir") or None
-        self.model = KVSModel.open(statedir, owner=os.getuid())
+        if statedir is None:
+            # in memory, old versions' blobs are freed as they leave the kept
+            # history, by reference counts (fluxlab/kvs/_refcount.py): work in
+            # proportion to what commits write, none to the size of the tree
+            self.model = KVSModel(CountedMemoryStore(), owner=os.getuid(), history=KEEP_VERSIONS)
+        else:
+            self.model = KVSModel.open(statedir, owner=os.getuid())
         self.watches = WatchRegistry(self.model)
         self._wmsg: dict[int, Any] = {}  # watcher id -> request
         self._wid: dict[tuple[str, int], int] = {}  # (sender, matchtag) -> watcher id
@@ -110,17 +109,7 @@ class KVSModule(ServiceModule):
         self._version_waits: list[tuple[Any, str, int]] = []
         self.ncommits = 0
         self.nbatches = 0
-        # in memory, old versions' blobs are garbage once out of the kept
-        # history: collect when the store has grown well past the live set
-        # (amortised O(1) per commit; a collection costs O(live blobs)).  It
-        # runs in slices between batches (fluxlab/kvs/_gc.py), so commits are
-        # answered while it works: a KVS that paused for the whole walk
-        # stalled every job waiting on a commit.
-        self._gc_memory = statedir is None
-        self._gc_threshold = _GC_MIN
-        self.ngc = 0
-        self._gc_owed = [0, 0]  # mark, sweep pace owed by batches, not yet paid
-        self._compact_due = self._gc_check_due = self._upkeep_scheduled = False
+        self._upkeep_scheduled = False
 
     def stop(self) -> None:
         self._flush()
@@ -131,7 +120,6 @@ class KVSModule(ServiceModule):
             "commits": self.ncommits,
             "batches": self.nbatches,
             "watchers": len(self.watches),
-            "gc_runs": self.ngc,
             "gc_running": self.model.gc_running,
             "version": self.model.version(PRIMARY_NAMESPACE),
             **self.model.stats(),
@@ -226,7 +214,6 @@ class KVSModule(ServiceModule):
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
-        stored = self.model.store.count() if self.model.gc_running else None
         for ns, items in pending.items():
             try:
                 batch = self.model.commit_batch([t for _, t in items], ns)
@@ -244,66 +231,21 @@ class KVSModule(ServiceModule):
             if batch.committed:
                 self._deliver(self.watches.on_commit(batch))
                 self._check_version_waits(ns)
-        if stored is not None:
-            # paced by what was just stored, so a busy KVS collects as fast
-            # as it makes garbage however rarely its reactor turns come round
-            new = max(self.model.store.count() - stored, 0)
-            self._gc_owed[0] += _GC_MARK_PER_BLOB * new + 64
-            self._gc_owed[1] += _GC_SWEEP_PER_BLOB * new + 512
-        self._compact_due |= self.nbatches % 256 == 0
-        self._gc_check_due |= self._gc_memory and self.nbatches % 128 == 0
-        if not self._upkeep_scheduled and (
-            self._compact_due
-            or self._gc_check_due
-            or self._gc_owed[0] > _GC_OWED_MAX[0]
-            or self._gc_owed[1] > _GC_OWED_MAX[1]
-        ):
+        if self.nbatches % _UPKEEP_EVERY == 0 and not self._upkeep_scheduled:
             # queued after the responses' write (also a call_soon): the
             # commits are answered before the KVS spends time on upkeep
             self._upkeep_scheduled = True
             self.h.reactor.call_soon(self._upkeep)
 
     def _upkeep(self) -> None:
-        """What batches leave to do at once: the part of a collection's pace
-        that idle moments have not paid (a KVS that is never idle still
-        collects as fast as it makes garbage), and every 256 / 128 batches a
-        compaction / a check whether to start a collection."""
+        """Every few hundred batches: unload working-copy directories no batch
+        touched lately, and free blobs that were written but never linked."""
         self._upkeep_scheduled = False
-        mark = self._gc_owed[0] - _GC_OWED_MAX[0] // 2
-        sweep = self._gc_owed[1] - _GC_OWED_MAX[1] // 2
-        if (mark > 0 or sweep > 0) and self.model.gc_running:
-            self._gc_advance(max(mark, 1), max(sweep, 1))
-        if self._compact_due:
-            self._compact_due = False
-            # finished jobs' directories go back to being blobs (bounded memory)
-            self.model.compact(keep_batches=256)
-        if self._gc_check_due:
-            self._gc_check_due = False
-            self._maybe_gc()
-
-    def _maybe_gc(self) -> None:
-        model = self.model
-        if model.gc_running or model.store.count() < self._gc_threshold:
-            return
-        model.gc_start(keep_versions=KEEP_VERSIONS)
-        self.h.reactor.add_idle(self._gc_idle)
-
-    def _gc_idle(self) -> bool:
-        """One short slice of the collection whenever the KVS has nothing
-        else to do: an idle KVS finishes it without delaying any commit."""
-        if self.model.gc_running:
-            self._gc_advance(*_GC_IDLE_SLICE)
-        return self.model.gc_running
-
-    def _gc_advance(self, mark_budget: int, sweep_budget: int) -> int | None:
-        owed = self._gc_owed
-        owed[0], owed[1] = max(owed[0] - mark_budget, 0), max(owed[1] - sweep_budget, 0)
-        removed = self.model.gc_step(mark_budget, sweep_budget)
-        if removed is not None:
-            self.ngc += 1
-            self._gc_owed = [0, 0]
-            self._gc_threshold = max(5 * self.model.store.count() // 4, _GC_MIN)
-        return removed
+        # finished jobs' directories go back to being blobs (bounded memory)
+        self.model.compact(keep_batches=256)
+        store = self.model.store
+        if isinstance(store, CountedMemoryStore):
+            store.sweep_unlinked()
 
     def _check_version_waits(self, ns: str) -> None:
         if not self._version_waits:

@@ -235,41 +235,26 @@ def test_streaming_watch_requires_flag(h):
     assert e.value.errno == errno.ENOENT
 
 
-def test_memory_store_is_garbage_collected(monkeypatch):
+def test_memory_store_frees_versions_beyond_the_kept_history():
     import fluxlab.kvs.service as svc
 
     with fluxlab.start(size=1) as inst:
         h = inst.handle()
         mod = inst.brokers[0].modules["kvs"].module
-        mod._gc_threshold = 2000
         for i in range(3000):
             kvs.put(h, "gc.value", i)
             kvs.commit(h)
         stats = h.rpc("kvs.stats").get()
-        assert stats["gc_runs"] >= 1
-        assert mod.model.store.count() < 2 * 3000  # without sweeping: ~3 blobs per commit
+        # each commit makes a root and a "gc" directory (the value is inline):
+        # without freeing 6,000 blobs; with it, the kept versions' and a few
+        assert mod.model.store.count() <= 2 * svc.KEEP_VERSIONS + 10
+        assert stats["store"]["freed"] >= 2 * (3000 - svc.KEEP_VERSIONS)
         assert kvs.get(h, "gc.value") == 2999
         old = stats["version"] - svc.KEEP_VERSIONS // 2
         assert h.rpc("kvs.lookup", {"key": "gc.value", "version": old}).get()["data"] is not None
-        h.close()
-
-
-def test_collection_finishes_in_a_kvs_that_is_never_idle(monkeypatch):
-    # a KVS with no idle moment (a busy embedded broker) must still collect as
-    # fast as it makes garbage: switch the idle slices off and keep committing
-    import fluxlab.kvs.service as svc
-
-    monkeypatch.setattr(svc.KVSModule, "_gc_idle", lambda self: False)
-    with fluxlab.start(size=1) as inst:
-        h = inst.handle()
-        mod = inst.brokers[0].modules["kvs"].module
-        mod._gc_threshold = 2000
-        for i in range(3000):
-            kvs.put(h, "busy.value", i)
-            kvs.commit(h)
-        assert h.rpc("kvs.stats").get()["gc_runs"] >= 1
-        assert mod.model.store.count() < 2 * 3000
-        assert kvs.get(h, "busy.value") == 2999
+        with pytest.raises(FluxError) as e:
+            h.rpc("kvs.lookup", {"key": "gc.value", "version": old - svc.KEEP_VERSIONS}).get()
+        assert e.value.errno == errno.ENOENT and "no longer in history" in str(e.value)
         h.close()
 
 
