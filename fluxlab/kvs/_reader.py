@@ -255,7 +255,7 @@ class Marker:
     reader's cache is used when it holds one, without filling it).
     ``valref`` blobs are marked without being loaded.
 
-    A root whose blob is gone by the time it is scanned is skipped: a
+    A blob that is gone by the time it is scanned is skipped: a
     reference-counted store (``fluxlab/kvs/_refcount.py``) frees a version
     as it leaves the kept history, and whatever of it is still kept is
     reached, present, from a root that is.

@@ -43,10 +43,13 @@ _DIR_START = b'{"data":'
 
 
 def links(blob: bytes) -> list[str]:
-    """The blobrefs ``blob`` names, with repeats; [] for a value blob.
+    """The blobrefs ``blob`` names; [] for a value blob.
 
-    Only text that starts like a tree object is read (a value that happens
-    to be one is counted as one: deterministic, and it only keeps blobs)."""
+    A canonical blob's refs come with their repeats; one that must be decoded
+    names each value blob once.  Either way the same bytes always give the
+    same list, which is all the counts need.  Only text that starts like a
+    tree object is read (a value that happens to be one is counted as one:
+    deterministic, and it only keeps blobs)."""
     if not blob.startswith(_DIR_START):
         return []
     found = blob_links(blob)
@@ -84,6 +87,7 @@ class CountedMemoryStore(MemoryContentStore):
         removed: Iterable[str] = (),
         history: int = 0,
     ) -> None:
+        checkpoints = list(checkpoints)
         stored, count = self._blobs, self._count
         new = [(ref, data) for ref, data in blobs.items() if ref not in stored]
         for ref, data in new:
@@ -92,25 +96,9 @@ class CountedMemoryStore(MemoryContentStore):
         for _, data in new:
             for child in links(data):
                 count[child] = count.get(child, 0) + 1
-        unpin: list[str] = []
-        for name in removed:
-            self._heads.pop(name, None)
-            unpin.extend(self._history.pop(name, {}).values())
-        for cp in checkpoints:
-            self._heads[cp.namespace] = cp
-            hist = self._history.setdefault(cp.namespace, {})
-            old = hist.get(cp.version)
-            hist[cp.version] = cp.rootref
+        for cp in checkpoints:  # pinned before anything is released
             count[cp.rootref] = count.get(cp.rootref, 0) + 1
-            if old is not None:
-                unpin.append(old)
-            if history > 0:
-                gone = hist.pop(cp.version - history, None)
-                if gone is not None:
-                    unpin.append(gone)
-                if len(hist) > history:  # versions jumped (e.g. reloaded); trim fully
-                    for v in sorted(hist)[: len(hist) - history]:
-                        unpin.append(hist.pop(v))
+        unpin = self._set_heads(checkpoints, removed, history)
         self._unlinked.extend(ref for ref, _ in new if not count[ref])
         if unpin:
             self._release(unpin)

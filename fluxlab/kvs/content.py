@@ -198,18 +198,32 @@ class MemoryContentStore(ContentStore):
     def write(self, blobs, checkpoints=(), removed=(), history=0) -> None:
         # a blobref names exactly one byte string, so overwriting is harmless
         self._blobs.update(blobs)
+        self._set_heads(checkpoints, removed, history)
+
+    def _set_heads(
+        self, checkpoints: Iterable[Checkpoint], removed: Iterable[str], history: int
+    ) -> list[str]:
+        """Apply ``write``'s namespace changes; return the root blobrefs that
+        left a history (removed, trimmed, or replaced at the same version)."""
+        dropped: list[str] = []
         for name in removed:
             self._heads.pop(name, None)
-            self._history.pop(name, None)
+            dropped.extend(self._history.pop(name, {}).values())
         for cp in checkpoints:
             self._heads[cp.namespace] = cp
             hist = self._history.setdefault(cp.namespace, {})
+            old = hist.get(cp.version)
+            if old is not None:
+                dropped.append(old)
             hist[cp.version] = cp.rootref
             if history > 0:
-                hist.pop(cp.version - history, None)
+                gone = hist.pop(cp.version - history, None)
+                if gone is not None:
+                    dropped.append(gone)
                 if len(hist) > history:  # versions jumped (e.g. reloaded); trim fully
                     for v in sorted(hist)[: len(hist) - history]:
-                        del hist[v]
+                        dropped.append(hist.pop(v))
+        return dropped
 
     def checkpoints(self) -> dict[str, Checkpoint]:
         return dict(self._heads)

@@ -120,7 +120,6 @@ class KVSModule(ServiceModule):
             "commits": self.ncommits,
             "batches": self.nbatches,
             "watchers": len(self.watches),
-            "gc_running": self.model.gc_running,
             "version": self.model.version(PRIMARY_NAMESPACE),
             **self.model.stats(),
         }
