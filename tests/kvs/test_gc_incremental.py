@@ -11,6 +11,7 @@ from fluxlab.kvs._reader import _mark
 from fluxlab.kvs.errors import KVSError
 from fluxlab.kvs.model import KVSModel
 from fluxlab.kvs.txn import Txn
+from tests.kvs._helpers import big_value as _value, plan_step
 
 KEEP = 3
 
@@ -20,10 +21,6 @@ _step = st.one_of(
     st.tuples(st.just("unlink"), st.integers(0, 5), st.just(0)),
     st.tuples(st.just("gc"), st.integers(0, 2), st.just(0)),
 )
-
-
-def _value(i: int, v: int) -> bytes:
-    return (f"{i}:{v}:" * 40).encode()  # large: stored as a valref blob
 
 
 def _reachable_all_present(m: KVSModel) -> None:
@@ -56,32 +53,11 @@ def test_commits_between_slices_lose_nothing(steps):
             for _ in range(a + 1):  # tiny slices: one dir, two refs
                 m.gc_step(mark_budget=1, sweep_budget=2)
             continue
-        t = Txn()
-        nxt = dict(current)
-        if kind == "put":
-            t.put(f"d{a}.k{b}", _value(a, b))
-            nxt[f"d{a}.k{b}"] = _value(a, b)
-        elif kind == "unlink":
-            t.unlink(f"d{a}")
-            nxt = {k: v for k, v in nxt.items() if not k.startswith(f"d{a}.")}
-        else:
-            # link an old version's directory again by reference, found by its
-            # root: the version may be out of history, its blobs still stored
-            old = m.version() - b
-            sub = {
-                k[len(f"d{a}.") :]: v
-                for k, v in versions.get(old, {}).items()
-                if k.startswith(f"d{a}.")
-            }
-            if not sub:
-                continue
-            try:
-                obj = m.get_treeobj(f"d{a}", root=roots[old])
-            except KVSError:  # already swept
-                continue
-            t.put_treeobj(f"r{a}", obj)
-            nxt = {k: v for k, v in nxt.items() if not k.startswith(f"r{a}.")}
-            nxt.update({f"r{a}.{k}": v for k, v in sub.items()})
+        # a relinked directory may also be out of history, its blobs still stored
+        step = plan_step(m, kind, a, b, current, versions, roots)
+        if step is None:
+            continue
+        t, nxt = step
         try:
             res = m.commit(t)
         except KVSError:  # a relinked blob was swept between lookup and commit

@@ -8,9 +8,9 @@ from collections import Counter
 from hypothesis import given, settings, strategies as st
 
 from fluxlab.kvs._refcount import CountedMemoryStore, links
-from fluxlab.kvs.errors import KVSError
 from fluxlab.kvs.model import KVSModel
 from fluxlab.kvs.txn import Txn
+from tests.kvs._helpers import big_value as _value, plan_step
 
 HISTORY = 4
 
@@ -24,10 +24,6 @@ _step = st.one_of(
     st.tuples(st.just("sweep"), st.just(0), st.just(0)),
     st.tuples(st.just("gc"), st.integers(0, 2), st.just(0)),
 )
-
-
-def _value(i: int, v: int) -> bytes:
-    return (f"{i}:{v}:" * 40).encode()  # large: stored as a valref blob
 
 
 def _kept_roots(store: CountedMemoryStore) -> list[str]:
@@ -81,33 +77,10 @@ def test_counts_exact_and_nothing_reachable_is_freed(steps):
             else:
                 m.namespace_remove(name)
         else:
-            t = Txn()
-            nxt = dict(current)
-            if kind == "put":
-                t.put(f"d{a}.k{b}", _value(a, b))
-                nxt[f"d{a}.k{b}"] = _value(a, b)
-            elif kind == "append":
-                t.append(f"log{a}", _value(a, b))
-                nxt[f"log{a}"] = nxt.get(f"log{a}", b"") + _value(a, b)
-            elif kind == "unlink":
-                t.unlink(f"d{a}")
-                nxt = {k: v for k, v in nxt.items() if not k.startswith(f"d{a}.")}
-            else:  # link an older version's directory again, found by its root
-                old = m.version() - b
-                sub = {
-                    k[len(f"d{a}.") :]: v
-                    for k, v in versions.get(old, {}).items()
-                    if k.startswith(f"d{a}.")
-                }
-                if not sub:
-                    continue
-                try:
-                    obj = m.get_treeobj(f"d{a}", root=roots[old])
-                except KVSError:  # that version is no longer kept: freed
-                    continue
-                t.put_treeobj(f"r{a}", obj)
-                nxt = {k: v for k, v in nxt.items() if not k.startswith(f"r{a}.")}
-                nxt.update({f"r{a}.{k}": v for k, v in sub.items()})
+            step = plan_step(m, kind, a, b, current, versions, roots)
+            if step is None:
+                continue
+            t, nxt = step
             res = m.commit(t)
             current = nxt
             versions[res.version] = dict(current)
