@@ -212,25 +212,26 @@ class JobList(ServiceModule):
                 self._snapshot(snap)
         backlog = self._backlog
         backlog.extend(resp.get("events", ()))
-        if self._idwaits or len(backlog) > _BACKLOG_MAX:
+        if self._idwaits:
+            self._check_idwaits(final=False)  # catches up first
+        elif len(backlog) > _BACKLOG_MAX:
             self._catch_up()
-            if self._idwaits:
-                self._check_idwaits(final=False)
         elif backlog:
             self.h.reactor.add_idle(self._apply_idle)
 
+    def _apply_backlog(self, n: int) -> None:
+        backlog, apply = self._backlog, self._apply
+        for _ in range(n):
+            apply(backlog.popleft())
+
     def _apply_idle(self) -> bool:
         """Apply one slice of the backlog; True while some is left."""
-        backlog, apply = self._backlog, self._apply
-        for _ in range(min(_IDLE_SLICE, len(backlog))):
-            apply(backlog.popleft())
-        return bool(backlog)
+        self._apply_backlog(min(_IDLE_SLICE, len(self._backlog)))
+        return bool(self._backlog)
 
     def _catch_up(self) -> None:
         """Apply every pending journal entry (before a query reads the jobs)."""
-        backlog, apply = self._backlog, self._apply
-        while backlog:
-            apply(backlog.popleft())
+        self._apply_backlog(len(self._backlog))
 
     def _snapshot(self, snap: dict) -> None:
         """An active job as the job-manager knows it (journal ``full`` start)."""
