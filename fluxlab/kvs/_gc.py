@@ -3,7 +3,10 @@
 A full collection walks every live blob; on a store of a million blobs that
 takes a second, and a KVS that stops answering commits for that long stalls
 every job whose next step waits for a commit.  :class:`Collection` does the
-same work in slices that the ``kvs`` service runs between commit batches.
+same work in slices that a caller runs between commit batches
+(:meth:`~fluxlab.kvs.model.KVSModel.gc_start`, ``gc_step``).  The ``kvs``
+service no longer does: its in-memory store frees blobs by reference
+counting (``fluxlab/kvs/_refcount.py``), which needs no walk at all.
 
 Correctness rests on two facts: blobs are immutable, and every blob a root
 can reach was stored before (or with) that root.
