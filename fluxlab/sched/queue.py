@@ -29,8 +29,8 @@ annotation is emitted only when it changed.
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from fluxlab.sched.errors import SchedError
 
@@ -63,11 +63,8 @@ class _Job:
     annotations: dict = field(default_factory=dict)
     # matcher graph version the job was last found satisfiable on
     sat_version: object = None
-    # its place in the pending order, set when it is inserted (see _insert)
-    qkey: tuple = ()
-
-
-_QKEY = attrgetter("qkey")
+    # its entry in the pending order while queued, else None (see _insert)
+    qentry: tuple | None = None
 
 
 class QueueManager:
@@ -116,7 +113,9 @@ class QueueManager:
         self.fmt = fmt
         self._pending: dict[int, _Job] = {}
         self._running: dict[int, _Job] = {}
-        self._order: list[_Job] = []  # pending jobs in queue order
+        self._order: list[tuple[tuple, int, _Job]] = []  # (key, seq, job), in queue order
+        self._seq = itertools.count()  # makes every entry unique (see _insert)
+        self._dead = 0  # entries of jobs no longer queued (see _discard)
 
     # -- events ------------------------------------------------------------------
     def submit(self, jobid: int, priority: int, jobspec, t_submit: float) -> list[Decision]:
@@ -180,25 +179,56 @@ class QueueManager:
         job = self._pending.get(jobid) or self._running.get(jobid)
         return dict(job.annotations) if job else {}
 
-    def _queue(self) -> list[_Job]:
-        return self._order
+    def _queue(self, limit: int | None = None) -> list[_Job]:
+        """Queued jobs in order (the first ``limit`` of them)."""
+        out = []
+        for entry in self._order:
+            job = entry[2]
+            if job.qentry is entry:
+                out.append(job)
+                if len(out) == limit:
+                    break
+        return out
 
-    # The pending queue is kept sorted incrementally (bisect on the queue
-    # key), so a scheduling pass costs O(queue_depth), not a sort of every
-    # pending job: with 10,000 jobs queued that sort dominated the scheduler.
-    # Each job's key is computed once per insertion and kept on it: bisect
-    # compares ~2 log2(n) keys per insert/discard.
+    # The pending queue is a list of (key, seq, job) entries kept sorted
+    # incrementally (bisect), so a scheduling pass costs
+    # O(queue_depth), not a sort of every pending job: with 10,000 jobs
+    # queued that sort dominated the scheduler.
+    #
+    # Removal leaves a tombstone: the job forgets its entry (``job.qentry``),
+    # and an entry is live only while its job still points at it, so a job
+    # re-inserted with a new priority is never seen twice.  Deleting from
+    # the middle of a list moves everything after it; the scheduler starts
+    # jobs from the head of a queue that can be 10,000 deep, so each start
+    # would move the whole queue.  Instead :meth:`_compact` drops the dead
+    # head once per pass, and rebuilds the list when most of it is dead.
     def _insert(self, job: _Job) -> None:
-        job.qkey = (-job.priority, job.t_submit, job.jobid)
-        bisect.insort(self._order, job, key=_QKEY)
+        # seq is unique, so a tie on the key (a dead entry of the same job
+        # at the same priority) never goes on to compare jobs
+        entry = ((-job.priority, job.t_submit, job.jobid), next(self._seq), job)
+        job.qentry = entry
+        bisect.insort(self._order, entry)
 
     def _discard(self, job: _Job) -> None:
+        if job.qentry is not None:
+            job.qentry = None
+            self._dead += 1
+            if self._dead > 64 and self._dead * 2 > len(self._order):
+                self._compact()  # many removals outside a pass (a mass cancel)
+
+    def _compact(self) -> None:
         order = self._order
-        i = bisect.bisect_left(order, job.qkey, key=_QKEY)
-        while i < len(order) and order[i] is not job:
-            i += 1
-        if i < len(order):
-            del order[i]
+        if self._dead * 2 > len(order):
+            self._order = [e for e in order if e[2].qentry is e]
+            self._dead = 0
+            return
+        k = 0
+        n = len(order)
+        while k < n and order[k][2].qentry is not order[k]:
+            k += 1
+        if k:
+            del order[:k]
+            self._dead -= k
 
     # -- scheduling --------------------------------------------------------------------
     def _annotate(self, job: _Job, sched: dict, out: list[Decision]) -> None:
@@ -219,7 +249,7 @@ class QueueManager:
     def schedule(self, now: int) -> list[Decision]:
         """One scheduling pass at time ``now``; return the decisions made."""
         out: list[Decision] = []
-        queue = self._order[: self.queue_depth]
+        queue = self._queue(self.queue_depth)
         reserved: list[int] = []
         m = self.matcher
         try:
@@ -259,4 +289,5 @@ class QueueManager:
         finally:
             for jobid in reserved:
                 m.cancel(jobid)
+            self._compact()
         return out

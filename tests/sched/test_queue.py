@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fluxlab.sched import QueueManager, ResourceQuery, fake_nodes
 from fluxlab.sched.errors import SchedError
@@ -140,3 +141,75 @@ def test_blocked_job_known_satisfiable_skips_the_satisfiability_walk():
     d = q.schedule(10)
     assert spy.ops == ["allocate_with_satisfiability"]
     assert kinds(d) == [("deny", 2)]
+
+
+def _one_core(duration=100):
+    return {
+        "version": 1,
+        "resources": [
+            {"type": "slot", "count": 1, "label": "t", "with": [{"type": "core", "count": 1}]}
+        ],
+        "tasks": [{"command": ["x"], "slot": "t", "count": {"per_slot": 1}}],
+        "attributes": {"system": {"duration": duration}},
+    }
+
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["submit", "submit", "cancel", "prioritize", "schedule", "free"]),
+        st.integers(0, 40),
+        st.integers(0, 3),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=_STEPS)
+def test_pending_order_survives_any_mix_of_removals_and_reprioritizing(steps):
+    """The pending order is (priority high first, then submit time, then id)
+    whatever removals and priority changes came before: removed entries are
+    tombstones compacted later, and a job reinserted at a priority it had
+    before appears exactly once."""
+    q = QueueManager("fcfs", ResourceQuery(fake_nodes(1, 4), policy="low"), queue_depth=3)
+    prio: dict[int, int] = {}  # the oracle: pending job -> priority
+    running: list[int] = []
+    t = 0
+    for op, jobid, p in steps:
+        if op == "submit" and jobid not in prio and jobid not in running:
+            t += 1
+            assert q.submit(jobid, p, _one_core(), t) == []
+            prio[jobid] = (p, t)
+        elif op == "cancel":
+            d = q.cancel(jobid)
+            assert kinds(d) == ([("cancel", jobid)] if prio.pop(jobid, None) else [])
+        elif op == "prioritize" and jobid in prio:
+            q.prioritize([(jobid, p)])
+            prio[jobid] = (p, prio[jobid][1])
+        elif op == "schedule":
+            expect = sorted(prio, key=lambda j: (-prio[j][0], prio[j][1], j))
+            started = [d.jobid for d in q.schedule(t) if d.kind == "alloc"]
+            # fcfs starts a prefix of the queue order, at most the free cores
+            assert started == expect[: len(started)]
+            assert len(started) == min(len(expect), 3, 4 - len(running))
+            for j in started:
+                del prio[j]
+            running += started
+        elif op == "free" and running:
+            q.free(running.pop(0))
+        expect = sorted(prio, key=lambda j: (-prio[j][0], prio[j][1], j))
+        assert q.pending() == expect
+
+
+def test_a_resubmitted_id_with_the_same_key_as_its_dead_entry_queues_once():
+    """A canceled job's entry stays until compaction; the same id submitted
+    again with the same priority and time (a replayed submit) must neither
+    compare the two jobs nor appear twice."""
+    q = QueueManager("fcfs", ResourceQuery(fake_nodes(1, 1), policy="low"))
+    q.submit(1, 16, _one_core(), 0)
+    q.submit(2, 16, _one_core(), 1)
+    q.cancel(2)
+    q.submit(2, 16, _one_core(50), 1)  # another jobspec: the old and new jobs differ
+    assert q.pending() == [1, 2]
+    assert kinds(q.schedule(0)) == [("alloc", 1), ("annotate", 2)]
+    assert q.pending() == [2]
