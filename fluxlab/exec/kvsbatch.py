@@ -57,16 +57,26 @@ class KVSBatcher:
         self._pending = _Commit()
         self._inflight: list[_Commit] = []
         self._scheduled = False
+        self._tail_key: str | None = None  # key of the last op if it is our append
         self.commits = 0
 
     def add(self, op: dict[str, Any]) -> None:
         """Queue one operation (``{"op": "append"|"put"|..., "key", "data"}``)."""
         self._ops.append(op)
+        self._tail_key = None  # the caller's dict: never extended
         self._schedule()
 
     def append(self, key: str, text: str) -> None:
-        """Queue an append of ``text`` to ``key``."""
+        """Queue an append of ``text`` to ``key``.
+
+        Consecutive appends to one key become one operation (a job posts
+        ``init`` and ``starting``, or ``complete`` and ``done``, together):
+        the KVS stores the same text with fewer operations to apply."""
+        if key == self._tail_key:
+            self._ops[-1]["data"] += text
+            return
         self._ops.append({"op": "append", "key": key, "data": text})
+        self._tail_key = key
         self._schedule()
 
     def then(self, callback: Callable[[BaseException | None], None]) -> None:
@@ -89,6 +99,7 @@ class KVSBatcher:
         if not self._ops:
             return
         ops, self._ops = self._ops, []
+        self._tail_key = None
         commit, self._pending = self._pending, _Commit()
         self._inflight.append(commit)
         self.commits += 1

@@ -16,6 +16,7 @@ import fluxlab as flux
 from fluxlab._proto import FLAG_STREAMING
 from fluxlab.core.errors import FluxError
 from fluxlab.job.eventlog import EventLogEvent
+from fluxlab.job.jobid import job_key
 from fluxlab.job.jobspec import JobspecV1
 from fluxlab.testing import wait_for
 
@@ -134,6 +135,10 @@ def test_simulated_jobs(h):
             "complete",
             "done",
         ]
+        # posted in pairs, each pair one append (one blob) in the KVS
+        key = job_key(jobid, "guest", "exec", "eventlog")
+        obj = h.rpc("kvs.lookup", {"key": key, "treeobj": True}).get(10)
+        assert obj["treeobj"]["type"] == "valref" and len(obj["treeobj"]["data"]) == 2, obj
 
 
 def test_job_becomes_inactive_after_free(h):
