@@ -188,6 +188,11 @@ class ServiceModule:
         if self.streams.pop((msg.sender, msg.matchtag), None) is not None:
             self.h.respond_error(msg, errnum, errstr)
 
+    def stream_ended(self, msg: Message) -> None:
+        """Forget a stream whose protocol ended it with a regular response
+        (RFC 32: the final ``release``), so no ENODATA follows."""
+        self.streams.pop((msg.sender, msg.matchtag), None)
+
     def log(self, level: int, text: str) -> None:
         self.h.log(level, text, component=self.name)
 

@@ -98,6 +98,7 @@ class JobExec(ServiceModule):
     def stats(self) -> dict:
         return {
             "jobs": len(self.jobs),
+            "streams": len(self.streams),  # open job-exec.start streams
             "kill-timeout": self.kill_timeout,
             "kvs-commits": self.kvs.commits,
             **self.counts,
@@ -153,11 +154,11 @@ class JobExec(ServiceModule):
         job.release()
 
     def job_ended(self, job: ExecJob) -> None:
-        """A job sent its final release: end its stream and forget it."""
+        """A job sent its final release, which ends its stream (RFC 32): forget it."""
         self.counts["finished"] += 1
         if self.jobs.get(job.id) is job:
             del self.jobs[job.id]
-        self.stream_end(job.msg)
+        self.stream_ended(job.msg)
 
     # -- kill -----------------------------------------------------------------------------
     @request_handler("kill")

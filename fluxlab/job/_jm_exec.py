@@ -55,7 +55,9 @@ class ExecInterface:
         elif rtype == "release":
             final = bool(data.get("final"))
             self.jm.post(job, "release", {"ranks": data.get("ranks", "all"), "final": final})
-            if final:
+            if final:  # the end of the stream (RFC 32): nothing follows it
+                self.jm.h.forget(fut)
+                job.exec_fut = None
                 job.exec_done = True
                 self.jm.progress(job)
         elif rtype == "exception":

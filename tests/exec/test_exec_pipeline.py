@@ -149,5 +149,7 @@ def test_job_becomes_inactive_after_free(h):
 
 def test_everything_cleaned_up(h):
     wait_for(lambda: h.rpc("job-exec.stats").get(10)["jobs"] == 0, what="job-exec idle")
+    # each start stream ended with its job's final release (RFC 32)
+    assert h.rpc("job-exec.stats").get(10)["streams"] == 0
     for r in range(2):
         assert h.rpc("exec.stats", nodeid=r).get(10)["running-tasks"] == 0
