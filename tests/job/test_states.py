@@ -1,6 +1,7 @@
 """RFC 21 state constants, the transition table and eventlog replay."""
 
 import pytest
+from hypothesis import given, settings, strategies
 
 from fluxlab.job.eventlog import format_eventlog
 from fluxlab.job.jobid import JobID
@@ -259,3 +260,51 @@ def test_spec_doc_table_matches_code():
             target = TRANSITIONS.get((st, key))
             cells.append("" if target is None else ("·" if target == st else f"**{target.name}**"))
         assert f"| `{key}` | " + " | ".join(cells) + " |" in doc, key
+
+
+_EVENTS = [
+    ("validate", {}),
+    ("invalidate", {}),
+    ("depend", {}),
+    ("dependency-add", {"description": "after"}),
+    ("dependency-remove", {"description": "after"}),
+    ("priority", {"priority": 16}),
+    ("urgency", {"urgency": 0, "userid": 1}),
+    ("alloc", {}),
+    ("start", {}),
+    ("finish", {"status": 0}),
+    ("release", {"ranks": "all", "final": False}),
+    ("release", {"ranks": "all", "final": True}),
+    ("free", {}),
+    ("clean", {}),
+    ("exception", {"type": "cancel", "severity": 0, "note": ""}),
+    ("exception", {"type": "x", "severity": 1, "note": ""}),
+    ("memo", {"k": 1}),
+    ("flux-restart", {}),
+    ("my-plugin-event", {}),
+    ("submit", {"urgency": 16, "userid": 1, "flags": 0, "version": 1}),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(strategies.lists(strategies.integers(0, len(_EVENTS) - 1), max_size=25))
+def test_the_step_cache_accepts_and_refuses_exactly_what_the_table_and_rules_do(picks):
+    """``apply`` remembers (state, event) -> (next state, rule) for table
+    events; a record applied with that cache warm and one applied with it
+    cleared before every event agree on every event, accepted or refused."""
+    import fluxlab.job.record as record
+
+    warm, cold = JobRecord(1), JobRecord(1)
+    for i, pick in enumerate([19, *picks]):  # a submit first, then anything
+        name, ctx = _EVENTS[pick]
+        event = ev(i + 1, name, **ctx)
+        outcomes = []
+        for rec, clear in ((warm, False), (cold, True)):
+            if clear:
+                record._STEPS.clear()
+            try:
+                outcomes.append(rec.apply(event))
+            except JobStateError as e:
+                outcomes.append(str(e))
+        assert outcomes[0] == outcomes[1], (name, outcomes)
+        assert warm.to_dict() == cold.to_dict()
