@@ -194,6 +194,25 @@ class JGFWriter(MatchWriter):
         return dumps(o) + "\n" if o is not None else ""
 
 
+#: hostlist text of small host tuples: most allocations name the same few
+#: nodes again, and encoding one costs several microseconds per job
+_NODELISTS: dict[tuple[str, ...], str] = {}
+_NODELISTS_MAX = 4096
+_NODELIST_HOSTS_MAX = 16
+
+
+def _nodelist(hosts: tuple[str, ...]) -> str:
+    """``Hostlist(hosts).encode()``, remembered for tuples of up to 16 hosts."""
+    text = _NODELISTS.get(hosts)
+    if text is None:
+        text = Hostlist(list(hosts)).encode()
+        if len(hosts) <= _NODELIST_HOSTS_MAX:
+            if len(_NODELISTS) >= _NODELISTS_MAX:
+                _NODELISTS.clear()  # bounded: cleared when full
+            _NODELISTS[hosts] = text
+    return text
+
+
 def _sub_key(s: str):
     return (s != CONTAINMENT, s)
 
@@ -246,7 +265,7 @@ class RliteWriter(MatchWriter):
             )
             hosts.extend(ents)
         hosts.sort(key=lambda rh: rh[0])
-        nodelist = [Hostlist([h for _r, h in hosts]).encode()] if hosts else []
+        nodelist = [_nodelist(tuple(h for _r, h in hosts))] if hosts else []
         props = {k: compress_ids(sorted(v)) for k, v in sorted(self._props.items())}
         self._gatherer = {}
         self._children = {}
