@@ -14,15 +14,13 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from fluxlab._json import encoder as _json_encoder
 from fluxlab.exec.escalation import Arm, Disarm, KillEscalation, Raise, Signal
+from fluxlab.job.eventlog import event_line
 
 if TYPE_CHECKING:
     from fluxlab.exec.job_exec import JobExec
 
 __all__ = ["ExecJob", "shell_status"]
-
-_dumps = _json_encoder()
 
 
 def shell_status(wait_status: int) -> int:
@@ -82,10 +80,7 @@ class ExecJob:
 
     def post(self, name: str, context: dict | None = None) -> None:
         """Append an RFC 50 event (names are this module's constants: no validation)."""
-        event: dict[str, Any] = {"timestamp": time.time(), "name": name}
-        if context:
-            event["context"] = context
-        self.mod.kvs.append(self.key, _dumps(event) + "\n")
+        self.mod.kvs.append(self.key, event_line(time.time(), name, context) + "\n")
 
     def respond_start(self) -> None:
         if self.started:

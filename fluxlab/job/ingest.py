@@ -18,7 +18,7 @@ from typing import Any
 
 from fluxlab.core.errors import FluxError, ServiceError
 from fluxlab.core.module import ServiceModule, request_handler
-from fluxlab.job.eventlog import encode_event
+from fluxlab.job.eventlog import event_line
 from fluxlab.job.jobid import FluidGenerator, job_key
 from fluxlab.job.jobspec import JobspecError, validate_jobspec
 from fluxlab.job.record import FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE
@@ -182,15 +182,18 @@ class JobIngest(ServiceModule):
                         continue
                     p.id = self._gen.generate()
                     ops.append({"op": "put", "key": job_key(p.id, "jobspec"), "data": p.text})
-                    ev = encode_event(
-                        "submit",
-                        now,
-                        {
-                            "userid": self.owner,
-                            "urgency": p.urgency,
-                            "flags": p.flags,
-                            "version": 1,
-                        },
+                    ev = (
+                        event_line(
+                            now,
+                            "submit",
+                            {
+                                "userid": self.owner,
+                                "urgency": p.urgency,
+                                "flags": p.flags,
+                                "version": 1,
+                            },
+                        )
+                        + "\n"
                     )
                     ops.append({"op": "put", "key": job_key(p.id, "eventlog"), "data": ev})
                     manager_jobs.append(

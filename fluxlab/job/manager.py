@@ -12,7 +12,6 @@ replay after restart never repeats them.  Protocols: ``docs/spec/job-services.md
 from __future__ import annotations
 
 import errno
-import json
 import signal
 import time
 
@@ -23,7 +22,7 @@ from fluxlab.job._jm_depend import Dependencies
 from fluxlab.job._jm_exec import ExecInterface
 from fluxlab.job._jm_job import InactiveJob, Job
 from fluxlab.job._jm_sched import SchedInterface
-from fluxlab.job.eventlog import EventlogError, EventLogEvent
+from fluxlab.job.eventlog import EventlogError, EventLogEvent, event_line
 from fluxlab.job.ingest import job_key
 from fluxlab.job.jobid import JobIDError, id_parse
 from fluxlab.job.states import JobState, JobStateError
@@ -49,17 +48,7 @@ def _after_load(fn):
 
 JOBID_ANY = 0xFFFFFFFFFFFFFFFF
 _dumps = _json_encoder()
-_quote = json.encoder.encode_basestring
 _INACTIVE_KEEP = 1_000_000
-
-
-def _event_line(ts: float, name: str, context: dict | None) -> str:
-    """``_dumps`` of the event ``{"timestamp", "name"[, "context"]}``, faster:
-    only the context goes through the encoder (same text, same key order;
-    an empty or missing context is left out)."""
-    head = '{"timestamp":' + (repr(ts) if type(ts) is float else _dumps(ts))
-    head += ',"name":' + _quote(name)
-    return head + ("}" if not context else ',"context":' + _dumps(context) + "}")
 
 
 class JobManager(ServiceModule):
@@ -127,7 +116,7 @@ class JobManager(ServiceModule):
         except EventlogError as e:
             self.log(3, f"job {job.id}: refused malformed event {name!r}: {e}")
             return False
-        line = _event_line(ts, name, context)  # RFC 18 (empty context omitted, as Flux does)
+        line = event_line(ts, name, context)  # RFC 18 (empty context omitted, as Flux does)
         old = job.record.state
         try:
             new = job.record.apply(event)

@@ -72,12 +72,12 @@ def test_encode_rejects_bad_input():
 
 
 def test_job_manager_event_lines_equal_the_json_encoding():
-    """The job-manager writes eventlog lines by hand for speed: same text as json."""
+    """Services write eventlog lines by hand for speed: same text as json."""
     import json
 
     from hypothesis import given, strategies as st
 
-    from fluxlab.job.manager import _event_line
+    from fluxlab.job.eventlog import event_line as _event_line
 
     values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
