@@ -100,6 +100,9 @@ def unpack(msg: Message, *fields: tuple) -> tuple:
     for field in fields:
         name, typ = field[0], field[1]
         value = payload.get(name, _MISSING)
+        if type(value) is typ:  # the common case: exactly the type asked for
+            out.append(value)
+            continue
         if value is _MISSING:
             if len(field) > 2:
                 out.append(field[2])
