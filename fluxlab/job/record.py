@@ -96,6 +96,8 @@ class Transition(NamedTuple):
 
 def _int(ctx: Mapping, key: str, event: str, lo: int, hi: int, jobid: object) -> int:
     val = ctx.get(key)
+    if type(val) is int and lo <= val <= hi:  # the common case (never a bool)
+        return val
     if isinstance(val, bool) or not isinstance(val, int) or not lo <= val <= hi:
         raise JobStateError(
             f"job {jobid}: {event} event: context.{key} must be an integer {lo}..{hi}"
