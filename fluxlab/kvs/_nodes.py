@@ -225,6 +225,35 @@ class Dir:
 DIR_TYPES = (Dir, DirRef, StoredDir, StoredHDir)
 
 
+#: largest flat dir whose links :class:`Flusher` lists (a Python loop over
+#: its entries; bigger ones are left to the store's scan of the bytes)
+LINKS_MAX_ENTRIES = 64
+_REF_TAGS = ("dirref", "valref")
+
+
+def entry_links(entries: dict, names: list[str]) -> list[str] | None:
+    """The blobrefs a flat dir of ``names`` names, as its encoding lists them.
+
+    The same multiset as :func:`fluxlab.kvs._reader.blob_links` reads from
+    the encoded blob, repeats included.  None where that scan would not be
+    canonical (a name ending in a ref type tag) or an entry is not a plain
+    value, value ref or dir (a symlink, an inline dir): the store then reads
+    the blob itself."""
+    out: list[str] = []
+    for name in names:
+        node = entries[name]
+        t = type(node)
+        if t is ValRef:
+            out.extend(node.refs)
+        elif t is Dir or t is DirRef:
+            out.append(node.ref)
+        elif t is not Val:
+            return None
+        if name.endswith(_REF_TAGS):
+            return None
+    return out
+
+
 def compact(d: Dir, cutoff: int) -> int:
     """Unload clean live subdirectories not re-encoded since generation ``cutoff``.
 
@@ -301,6 +330,10 @@ class Flusher:
         self.bits = bits
         self.mask = (1 << bits) - 1
         self.blobs: dict[str, bytes] = {}
+        #: when a dict, ``flush`` adds {ref: refs it names} for the blobs it
+        #: encodes: small flat dirs and hdir buckets (see :func:`entry_links`)
+        #: and hdir objects (their buckets), for a counting store
+        self.links: dict[str, list[str]] | None = None
         #: bumped once per commit batch; flushed dirs remember it (see compact)
         self.gen = 0
 
@@ -339,6 +372,7 @@ class Flusher:
             if order is None:
                 order = d.order = sorted(frags)
             ref = self._dir_blob(frags, order)
+            self._note_links(ref, entries, order)
         else:
             d.order = None
             lay = d.layout
@@ -349,7 +383,7 @@ class Flusher:
                     self._touch(lay, name, name in entries)
                 lay = self._normalize(lay, 0)
             d.layout = lay
-            ref = self._encode(lay, frags)
+            ref = self._encode(lay, frags, entries)
         d.dirty.clear()
         d.ref = ref
         d.gen = self.gen
@@ -420,7 +454,15 @@ class Flusher:
             return Leaf(names)
         return node
 
-    def _encode(self, node, frags: dict[str, str]) -> str:
+    def _note_links(self, ref: str, entries: dict, order: list[str]) -> None:
+        """Record what the flat dir blob ``ref`` of ``order`` names (see links)."""
+        links = self.links
+        if links is not None and len(order) <= LINKS_MAX_ENTRIES:
+            named = entry_links(entries, order)
+            if named is not None:
+                links[ref] = named
+
+    def _encode(self, node, frags: dict[str, str], entries: dict) -> str:
         if node.ref is not None:
             return node.ref
         if type(node) is Leaf:
@@ -428,6 +470,7 @@ class Flusher:
             if order is None:
                 order = node.order = sorted(node.names)
             ref = self._dir_blob(frags, order)
+            self._note_links(ref, entries, order)
         else:
             kids = node.kids
             parts = node.parts
@@ -436,7 +479,9 @@ class Flusher:
                 parts[idx] = (
                     "null"
                     if kid is None
-                    else '{"data":["' + self._encode(kid, frags) + '"],"type":"dirref","ver":1}'
+                    else '{"data":["'
+                    + self._encode(kid, frags, entries)
+                    + '"],"type":"dirref","ver":1}'
                 )
             node.dirty.clear()
             ref = self._store(
@@ -448,6 +493,8 @@ class Flusher:
                 + str(len(kids))
                 + '},"type":"hdir","ver":1}'
             )
+            if self.links is not None:  # its buckets, in order (all encoded by now)
+                self.links[ref] = [kid.ref for kid in kids if kid is not None]
         node.ref = ref
         return ref
 

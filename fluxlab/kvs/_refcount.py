@@ -12,7 +12,11 @@ Counts, and why they stay right:
 * ``count[b]`` = how many stored blobs name ``b`` (a blob naming ``b`` twice
   counts twice) + how many kept history entries have ``b`` as their root.
   What a blob names is read from its bytes (:func:`links`), so a blob is
-  counted the same way when it is written and when it is freed.
+  counted the same way when it is written and when it is freed.  For the
+  small dirs a commit writes, the model's flusher lists the same refs from
+  its entries (``write(links=...)``, checked equal to the scan by a test);
+  the store keeps those lists for the blobs written in the last two sweep
+  intervals and scans the bytes of older ones when they go.
 * A write first stores its new blobs and counts their links, then pins the
   new roots, and only then drops history entries beyond the kept length, so
   a subtree shared by old and new versions never reaches zero in between.
@@ -65,6 +69,9 @@ def links(blob: bytes) -> list[str]:
     return out + sorted(vals)
 
 
+_links = links  # the module function, under a name write's argument does not hide
+
+
 class CountedMemoryStore(MemoryContentStore):
     """:class:`~fluxlab.kvs.content.MemoryContentStore` with reference counts.
 
@@ -72,9 +79,18 @@ class CountedMemoryStore(MemoryContentStore):
     (the model writes them with every commit and keeps ``history`` of them).
     """
 
+    #: ``write`` takes ``links``: what the model's flusher knows each new dir
+    #: blob names, so neither counting nor freeing has to scan its bytes
+    takes_links = True
+
     def __init__(self, hash_name: str = "sha1", **kwargs) -> None:
         super().__init__(hash_name, **kwargs)
         self._count: dict[str, int] = {}
+        # links handed to write, by blobref: those written since the last
+        # sweep, and in the interval before (older ones are read from the
+        # bytes again when freed: bounded memory, same answer)
+        self._links: dict[str, list[str]] = {}
+        self._links_old: dict[str, list[str]] = {}
         self._unlinked: list[str] = []  # written unnamed since the last sweep
         self._unlinked_old: list[str] = []  # ... since the sweep before
         self.freed = 0
@@ -86,15 +102,26 @@ class CountedMemoryStore(MemoryContentStore):
         checkpoints: Iterable[Checkpoint] = (),
         removed: Iterable[str] = (),
         history: int = 0,
+        links: Mapping[str, list[str]] | None = None,
     ) -> None:
+        """:meth:`MemoryContentStore.write`, counting what the new blobs name.
+
+        ``links`` optionally gives, for some new blobs, the refs they name
+        (:func:`fluxlab.kvs._nodes.entry_links`): it must be what
+        :func:`links` reads from the same bytes, as a multiset."""
         checkpoints = list(checkpoints)
-        stored, count = self._blobs, self._count
+        stored, count, known = self._blobs, self._count, self._links
         new = [(ref, data) for ref, data in blobs.items() if ref not in stored]
         for ref, data in new:
             stored[ref] = data
             count.setdefault(ref, 0)  # keyed by the stored ref object (one copy)
-        for _, data in new:
-            for child in links(data):
+        for ref, data in new:
+            named = links.get(ref) if links else None
+            if named is None:
+                named = _links(data)
+            else:
+                known[ref] = named
+            for child in named:
                 count[child] = count.get(child, 0) + 1
         for cp in checkpoints:  # pinned before anything is released
             count[cp.rootref] = count.get(cp.rootref, 0) + 1
@@ -119,11 +146,21 @@ class CountedMemoryStore(MemoryContentStore):
             data = stored.pop(ref, None)
             if data is not None:
                 self.freed += 1
-                stack.extend(links(data))
+                stack.extend(self._named(ref, data))
+
+    def _named(self, ref: str, data: bytes) -> list[str]:
+        """What the blob ``ref`` (going now) names: as ``write`` was told, or read."""
+        named = self._links.pop(ref, None)
+        if named is None:
+            named = self._links_old.pop(ref, None)
+            if named is None:
+                named = _links(data)
+        return named
 
     # -- freeing -------------------------------------------------------------------
     def sweep_unlinked(self) -> int:
         """Free blobs written unnamed before the previous sweep and still unnamed."""
+        self._links_old, self._links = self._links, {}
         before = self.freed
         count, stored = self._count, self._blobs
         for ref in self._unlinked_old:
@@ -144,7 +181,7 @@ class CountedMemoryStore(MemoryContentStore):
                 continue
             gone += 1
             count.pop(ref, None)
-            self._release(links(data))
+            self._release(self._named(ref, data))
         return gone
 
     def refcount(self, ref: str) -> int:

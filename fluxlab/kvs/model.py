@@ -128,6 +128,8 @@ class KVSModel(ReadHelpers):
         self._reader = Reader(self.store, cache_size)
         self._applier = Applier(self.store, self._reader, val_inline_max)
         self._flusher = Flusher(self.store.hash_name, self.max_dirent, self._bits)
+        #: the store counts references: commits hand it the dirs' links
+        self._counted = bool(getattr(self.store, "takes_links", False))
         self._ns: dict[str, _Namespace] = {}
         self._gc: Collection | None = None  # an incremental collection under way
         self._load(owner)
@@ -357,17 +359,21 @@ class KVSModel(ReadHelpers):
                 return BatchResult(ns.name, ns.version, ns.rootref, (), tuple(errors))
             flusher = self._flusher
             flusher.blobs = blobs
+            flusher.links = links = {} if self._counted else None
             flusher.gen += 1
             ref = flusher.flush(root)
             flusher.blobs = {}
+            flusher.links = None
         except BaseException:
             self._reload(ns)  # a bug or interrupt mid-batch: drop the working copy
             raise
         version = ns.version + 1
         try:
-            self.store.write(
-                blobs, [Checkpoint(ns.name, ns.owner, version, ref)], history=self.history_size
-            )
+            cps = [Checkpoint(ns.name, ns.owner, version, ref)]
+            if links is not None:
+                self.store.write(blobs, cps, history=self.history_size, links=links)
+            else:
+                self.store.write(blobs, cps, history=self.history_size)
         except StoreError as exc:
             self._reload(ns)
             failed = tuple(exc if e is None else e for e in errors)
