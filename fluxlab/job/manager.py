@@ -12,6 +12,7 @@ replay after restart never repeats them.  Protocols: ``docs/spec/job-services.md
 from __future__ import annotations
 
 import errno
+import itertools
 import signal
 import time
 
@@ -230,7 +231,12 @@ class JobManager(ServiceModule):
         inactive = InactiveJob(job)
         self.inactive[job.id] = inactive
         if len(self.inactive) > _INACTIVE_KEEP:
-            self.inactive.pop(next(iter(self.inactive)))
+            # forget the oldest 1% at once: popping the first key one job at a
+            # time rescans the holes earlier pops left at the dict's front,
+            # which costs more with every job (~0.1 ms per job at 100,000)
+            n = max(1, _INACTIVE_KEEP // 100)
+            for jobid in list(itertools.islice(self.inactive, n)):
+                del self.inactive[jobid]
         self.counts["inactive"] += 1
         self.depend.target_changed(job.id)
         self.depend.job_left_running(job)
