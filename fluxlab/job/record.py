@@ -18,7 +18,6 @@ TIMEOUT for a ``cancel``/``timeout`` exception and FAILED for anything else.
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -163,7 +162,9 @@ class JobRecord:
         self.invalid = False
         self.end_event: EventLogEvent | None = None
         self.nevents = 0
-        self.log: deque[Transition] = deque(maxlen=_LOG_LENGTH)
+        #: the last _LOG_LENGTH state changes (a list: an empty deque with a
+        #: maxlen costs 760 bytes, and each active job has two records)
+        self.log: list[Transition] = []
 
     # -- derived values ----------------------------------------------------
     def _t(self, state: JobState) -> float:
@@ -261,7 +262,10 @@ class JobRecord:
             self.state = new
             self.state_times.setdefault(new, ts)
             # tuple.__new__ skips the named tuple's Python-level __new__ (3x faster)
-            self.log.append(_new_tuple(Transition, (ts, name, old, new)))
+            log = self.log
+            if len(log) >= _LOG_LENGTH:
+                del log[0]
+            log.append(_new_tuple(Transition, (ts, name, old, new)))
         return new
 
     @classmethod
