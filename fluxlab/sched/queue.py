@@ -114,6 +114,8 @@ class QueueManager:
         self._pending: dict[int, _Job] = {}
         self._running: dict[int, _Job] = {}
         self._order: list[tuple[tuple, int, _Job]] = []  # (key, seq, job), in queue order
+        #: the last pass started all it considered and more jobs are pending
+        self.more = False
         self._seq = itertools.count()  # makes every entry unique (see _insert)
         self._dead = 0  # entries of jobs no longer queued (see _discard)
 
@@ -247,9 +249,19 @@ class QueueManager:
         out.append(Decision("alloc", job.jobid, R=R, annotations=ann))
 
     def schedule(self, now: int) -> list[Decision]:
-        """One scheduling pass at time ``now``; return the decisions made."""
+        """One scheduling pass at time ``now``; return the decisions made.
+
+        A pass considers the first ``queue_depth`` pending jobs.  When it
+        started every one of them and more are pending, :attr:`more` is set:
+        another pass now can start more (the head of the queue moved), where
+        otherwise free resources would wait for the next event.
+        """
         out: list[Decision] = []
-        queue = self._queue(self.queue_depth)
+        queue = self._queue(self.queue_depth + 1)
+        deeper = len(queue) > self.queue_depth
+        if deeper:
+            queue.pop()
+        self.more = False
         reserved: list[int] = []
         m = self.matcher
         try:
@@ -290,4 +302,5 @@ class QueueManager:
             for jobid in reserved:
                 m.cancel(jobid)
             self._compact()
+        self.more = deeper and sum(d.kind == "alloc" for d in out) == len(queue)
         return out

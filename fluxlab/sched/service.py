@@ -395,6 +395,8 @@ class SchedModule(SchedulerModule):
     def _pass(self) -> None:
         self._pass_scheduled = False
         self._apply(self.qm.schedule(int(time.time())))
+        if self.qm.more:  # queue-depth cut the pass short with resources maybe free
+            self._kick()
 
     def _apply(self, decisions) -> None:
         allocated: list[tuple[int, dict, dict | None, Any]] = []  # answered after the others

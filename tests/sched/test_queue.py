@@ -213,3 +213,15 @@ def test_a_resubmitted_id_with_the_same_key_as_its_dead_entry_queues_once():
     assert q.pending() == [1, 2]
     assert kinds(q.schedule(0)) == [("alloc", 1), ("annotate", 2)]
     assert q.pending() == [2]
+
+
+def test_more_is_set_when_a_pass_started_all_it_considered_and_jobs_remain():
+    q = QueueManager("fcfs", ResourceQuery(fake_nodes(1, 4), policy="low"), queue_depth=2)
+    for j in range(1, 6):
+        q.submit(j, 16, _one_core(), j)
+    assert kinds(q.schedule(0)) == [("alloc", 1), ("alloc", 2)] and q.more
+    assert kinds(q.schedule(0)) == [("alloc", 3), ("alloc", 4)] and q.more
+    # the node is full: job 5 waits, and another pass now would change nothing
+    assert kinds(q.schedule(0)) == [("annotate", 5)] and not q.more
+    q.free(1)
+    assert kinds(q.schedule(0)) == [("alloc", 5)] and not q.more  # nothing left pending

@@ -130,6 +130,37 @@ def test_fcfs_head_of_line_blocks():
         h.close()
 
 
+def test_a_pass_cut_short_by_queue_depth_goes_on_while_resources_are_free():
+    """One free of 8 cores with 8 one-core jobs waiting and queue-depth=2:
+    all 8 start, though no other event follows (a pass considers 2 jobs; one
+    that started all it considered runs again)."""
+    with fluxlab.start(
+        size=1, modules=modules("queue-depth=2"), conf={"resource": {"cores-per-node": 8}}
+    ) as inst:
+        h = inst.handle()
+        big = flux.job.submit(h, JobspecV1.from_command(["sleep", "30"], num_tasks=8))
+        flux.job.event_wait(h, big, "start")
+        small = [
+            flux.job.submit(h, JobspecV1.from_command(["sleep", "30"], num_tasks=1))
+            for _ in range(8)
+        ]
+        wait_for(
+            lambda: all(flux.job.get_job(h, j)["state"] == "SCHED" for j in small),
+            what="small jobs queued",
+        )
+        flux.job.cancel(h, big)
+        wait_for(
+            lambda: all(flux.job.get_job(h, j)["state"] == "RUN" for j in small),
+            what="all 8 small jobs running",
+        )
+        assert h.rpc("sched.resource-status").get()["allocated"]["execution"]["R_lite"] == [
+            {"rank": "0", "children": {"core": "0-7"}}
+        ]
+        for j in small:
+            flux.job.cancel(h, j)
+        h.close()
+
+
 def test_swap_scheduler_at_run_time_keeps_jobs():
     with fluxlab.start(size=1, conf={"resource": {"cores-per-node": 2}}) as inst:
         h = inst.handle()
