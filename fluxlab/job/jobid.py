@@ -28,6 +28,7 @@ argument so tests can drive it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -200,20 +201,10 @@ def _b58(n: int) -> str:
     return "".join(reversed(out))
 
 
-#: recent ids' dothex text: several services make keys for each job in turn
-_DOTHEX: dict[int, str] = {}
-_DOTHEX_MAX = 4096
-
-
+@functools.lru_cache(maxsize=4096)  # several services make keys for each job in turn
 def _dothex(n: int) -> str:
-    text = _DOTHEX.get(n)
-    if text is None:
-        h = f"{n:016x}"  # n < 2**64 (checked by the callers)
-        text = f"{h[0:4]}.{h[4:8]}.{h[8:12]}.{h[12:16]}"
-        if len(_DOTHEX) >= _DOTHEX_MAX:
-            _DOTHEX.clear()  # bounded: cleared when full
-        _DOTHEX[n] = text
-    return text
+    h = f"{n:016x}"  # n < 2**64 (checked by the callers)
+    return f"{h[0:4]}.{h[4:8]}.{h[8:12]}.{h[12:16]}"
 
 
 def _words(n: int) -> str:

@@ -17,6 +17,8 @@ order, UTF-8 unescaped), so outputs compare byte for byte with Fluxion's.
 
 from __future__ import annotations
 
+import functools
+
 from fluxlab._json import encoder as _json_encoder
 from fluxlab.resource.hostlist import Hostlist
 from fluxlab.sched.graph import CONTAINMENT, ResourceGraph
@@ -194,23 +196,21 @@ class JGFWriter(MatchWriter):
         return dumps(o) + "\n" if o is not None else ""
 
 
-#: hostlist text of small host tuples: most allocations name the same few
-#: nodes again, and encoding one costs several microseconds per job
-_NODELISTS: dict[tuple[str, ...], str] = {}
-_NODELISTS_MAX = 4096
 _NODELIST_HOSTS_MAX = 16
+
+
+def _encode_hosts(hosts: tuple[str, ...]) -> str:
+    return Hostlist(list(hosts)).encode()
+
+
+#: most allocations name the same few nodes again, and encoding a hostlist
+#: costs several microseconds per job
+_encode_few_hosts = functools.lru_cache(maxsize=4096)(_encode_hosts)
 
 
 def _nodelist(hosts: tuple[str, ...]) -> str:
     """``Hostlist(hosts).encode()``, remembered for tuples of up to 16 hosts."""
-    text = _NODELISTS.get(hosts)
-    if text is None:
-        text = Hostlist(list(hosts)).encode()
-        if len(hosts) <= _NODELIST_HOSTS_MAX:
-            if len(_NODELISTS) >= _NODELISTS_MAX:
-                _NODELISTS.clear()  # bounded: cleared when full
-            _NODELISTS[hosts] = text
-    return text
+    return (_encode_few_hosts if len(hosts) <= _NODELIST_HOSTS_MAX else _encode_hosts)(hosts)
 
 
 def _sub_key(s: str):
