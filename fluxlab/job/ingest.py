@@ -182,19 +182,13 @@ class JobIngest(ServiceModule):
                         continue
                     p.id = self._gen.generate()
                     ops.append({"op": "put", "key": job_key(p.id, "jobspec"), "data": p.text})
-                    ev = (
-                        event_line(
-                            now,
-                            "submit",
-                            {
-                                "userid": self.owner,
-                                "urgency": p.urgency,
-                                "flags": p.flags,
-                                "version": 1,
-                            },
-                        )
-                        + "\n"
-                    )
+                    ctx = {
+                        "userid": self.owner,
+                        "urgency": p.urgency,
+                        "flags": p.flags,
+                        "version": 1,
+                    }
+                    ev = event_line(now, "submit", ctx) + "\n"
                     ops.append({"op": "put", "key": job_key(p.id, "eventlog"), "data": ev})
                     manager_jobs.append(
                         {

@@ -234,7 +234,7 @@ class JobRecord:
         old = self.state
         cls = type(self)
         # the common case, one dict lookup: a table event that is its own key
-        # (see _step) in a state that allows it, on a record past 'submit'
+        # (see _STEPS) in a state that allows it, on a record past 'submit'
         step = _STEPS.get((cls, old, name)) if self.nevents else None
         if step is not None:
             new, rule = step

@@ -86,11 +86,12 @@ class CountedMemoryStore(MemoryContentStore):
     def __init__(self, hash_name: str = "sha1", **kwargs) -> None:
         super().__init__(hash_name, **kwargs)
         self._count: dict[str, int] = {}
-        # links handed to write, by blobref: those written since the last
-        # sweep, and in the interval before (older ones are read from the
-        # bytes again when freed: bounded memory, same answer)
-        self._links: dict[str, list[str]] = {}
-        self._links_old: dict[str, list[str]] = {}
+        # what write was told each blob names (its links argument), by
+        # blobref: blobs written since the last sweep, and in the interval
+        # before (older ones are read from the bytes again when freed:
+        # bounded memory, same answer)
+        self._told: dict[str, list[str]] = {}
+        self._told_old: dict[str, list[str]] = {}
         self._unlinked: list[str] = []  # written unnamed since the last sweep
         self._unlinked_old: list[str] = []  # ... since the sweep before
         self.freed = 0
@@ -110,7 +111,7 @@ class CountedMemoryStore(MemoryContentStore):
         (:func:`fluxlab.kvs._nodes.entry_links`): it must be what
         :func:`links` reads from the same bytes, as a multiset."""
         checkpoints = list(checkpoints)
-        stored, count, known = self._blobs, self._count, self._links
+        stored, count, told = self._blobs, self._count, self._told
         new = [(ref, data) for ref, data in blobs.items() if ref not in stored]
         for ref, data in new:
             stored[ref] = data
@@ -120,7 +121,7 @@ class CountedMemoryStore(MemoryContentStore):
             if named is None:
                 named = _links(data)
             else:
-                known[ref] = named
+                told[ref] = named
             for child in named:
                 count[child] = count.get(child, 0) + 1
         for cp in checkpoints:  # pinned before anything is released
@@ -150,9 +151,9 @@ class CountedMemoryStore(MemoryContentStore):
 
     def _named(self, ref: str, data: bytes) -> list[str]:
         """What the blob ``ref`` (going now) names: as ``write`` was told, or read."""
-        named = self._links.pop(ref, None)
+        named = self._told.pop(ref, None)
         if named is None:
-            named = self._links_old.pop(ref, None)
+            named = self._told_old.pop(ref, None)
             if named is None:
                 named = _links(data)
         return named
@@ -160,7 +161,7 @@ class CountedMemoryStore(MemoryContentStore):
     # -- freeing -------------------------------------------------------------------
     def sweep_unlinked(self) -> int:
         """Free blobs written unnamed before the previous sweep and still unnamed."""
-        self._links_old, self._links = self._links, {}
+        self._told_old, self._told = self._told, {}
         before = self.freed
         count, stored = self._count, self._blobs
         for ref in self._unlinked_old:
