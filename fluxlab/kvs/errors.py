@@ -75,6 +75,13 @@ class InvalidArgumentError(KVSError, ValueError):
     errno = _errno.EINVAL
 
 
+def check_int(value: object, what: str, minimum: int = 0) -> int:
+    """``value`` if it is an int >= ``minimum``; else InvalidArgumentError naming ``what``."""
+    if type(value) is not int or value < minimum:
+        raise InvalidArgumentError(f"{what} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
 class InvalidKeyError(KVSError, ValueError):
     """A key (or symlink target) is not a usable KVS path (``EINVAL``)."""
 

@@ -29,6 +29,7 @@ from typing import Any
 from fluxlab.kvs import flags as _flags, treeobj as _treeobj
 from fluxlab.kvs._apply import Applier
 from fluxlab.kvs._gc import Collection
+from fluxlab.kvs._maintenance import Maintenance
 from fluxlab.kvs._nodes import (
     Dir,
     DirRef,
@@ -36,7 +37,6 @@ from fluxlab.kvs._nodes import (
     Symlink,
     Val,
     ValRef,
-    compact,
 )
 from fluxlab.kvs._read_helpers import ReadHelpers
 from fluxlab.kvs._reader import Reader, is_dir_node, is_value_node
@@ -54,6 +54,7 @@ from fluxlab.kvs.errors import (
     NotSymlinkError,
     StoreError,
     VersionNotAvailableError,
+    check_int as _check_int,
 )
 from fluxlab.kvs.keys import PRIMARY_NAMESPACE, split_key, validate_namespace_name
 from fluxlab.kvs.results import BatchResult, CommitResult, NamespaceInfo
@@ -74,13 +75,7 @@ class _Namespace:
         self.history: dict[int, str] = {version: rootref}
 
 
-def _check_int(value: object, what: str, minimum: int = 0) -> int:
-    if type(value) is not int or value < minimum:
-        raise InvalidArgumentError(f"{what} must be an integer >= {minimum}, not {value!r}")
-    return value
-
-
-class KVSModel(ReadHelpers):
+class KVSModel(ReadHelpers, Maintenance):
     """Namespaces, transactions, versions and lookups over a content store.
 
     Parameters
@@ -519,79 +514,6 @@ class KVSModel(ReadHelpers):
         """Raw blob ``ref`` from the content store (``content.load``)."""
         _treeobj.validate_blobref(ref)
         return self.store.load(ref)
-
-    # -- maintenance ------------------------------------------------------------
-
-    def collect_garbage(self, keep_versions: int | None = None) -> int:
-        """Delete blobs unreachable from any kept root version; return the count.
-
-        With ``keep_versions``, each namespace's history is first trimmed to its
-        newest ``keep_versions`` versions (in the store too), which is what
-        bounds memory for a long-running in-memory instance.
-        """
-        self._gc = None  # an incremental one under way is superseded
-        self.gc_start(keep_versions)
-        return self.gc_step(None, None) or 0  # no budget: one step does it all
-
-    def gc_start(self, keep_versions: int | None = None) -> bool:
-        """Begin an incremental collection (see :mod:`fluxlab.kvs._gc`).
-
-        Trims history as :meth:`collect_garbage` does, then returns at once;
-        :meth:`gc_step` does the work.  Commits may go on in between.  Returns
-        False (and does nothing) while one is already under way.
-        """
-        if self._gc is not None:
-            return False
-        self._trim_history(keep_versions)
-        roots = [ref for ns in self._ns.values() for ref in ns.history.values()]
-        self._gc = Collection(self.store, self._reader, roots)
-        return True
-
-    def gc_step(
-        self, mark_budget: int | None = 500, sweep_budget: int | None = 20_000
-    ) -> int | None:
-        """Advance the incremental collection by one slice.
-
-        Returns the number of blobs deleted when it has finished, None while
-        work remains (or when none is under way: see :attr:`gc_running`).
-        """
-        for name, budget in (("mark_budget", mark_budget), ("sweep_budget", sweep_budget)):
-            if budget is not None and (type(budget) is not int or budget < 1):
-                raise InvalidArgumentError(f"{name} must be a positive integer or None")
-        gc = self._gc
-        if gc is None or not gc.step(mark_budget, sweep_budget):
-            return None
-        self._gc = None
-        self._reader.forget(self.store.contains)
-        return gc.removed
-
-    @property
-    def gc_running(self) -> bool:
-        """True while an incremental collection is under way."""
-        return self._gc is not None
-
-    def _trim_history(self, keep_versions: int | None) -> None:
-        """Keep each namespace's newest ``keep_versions`` versions (store too)."""
-        if keep_versions is None:
-            return
-        _check_int(keep_versions, "keep_versions", 1)
-        cps = []
-        for ns in self._ns.values():
-            for v in [v for v in ns.history if v <= ns.version - keep_versions]:
-                del ns.history[v]
-            cps.append(Checkpoint(ns.name, ns.owner, ns.version, ns.rootref))
-        self.store.write({}, cps, history=keep_versions)
-
-    def compact(self, keep_batches: int = 64) -> int:
-        """Unload working-copy directories untouched for ``keep_batches`` batches.
-
-        Bounds the memory of a long-lived namespace (finished jobs' directories
-        go back to being blobs); they are decoded again if read or written.
-        Returns the number of directories unloaded.
-        """
-        _check_int(keep_batches, "keep_batches", 1)
-        cutoff = self._flusher.gen - keep_batches
-        return sum(compact(ns.root, cutoff) for ns in self._ns.values() if type(ns.root) is Dir)
 
     def stats(self) -> dict[str, Any]:
         """Counters for ``kvs.stats``: namespaces, versions, store and cache sizes."""
