@@ -172,7 +172,7 @@ def test_pending_order_survives_any_mix_of_removals_and_reprioritizing(steps):
     tombstones compacted later, and a job reinserted at a priority it had
     before appears exactly once."""
     q = QueueManager("fcfs", ResourceQuery(fake_nodes(1, 4), policy="low"), queue_depth=3)
-    prio: dict[int, int] = {}  # the oracle: pending job -> priority
+    prio: dict[int, tuple[int, int]] = {}  # the oracle: pending job -> (priority, t_submit)
     running: list[int] = []
     t = 0
     for op, jobid, p in steps:
