@@ -102,9 +102,14 @@ class ExecJob:
         self.release()
 
     def release(self) -> None:
-        """Post ``done``; once it is committed send ``release`` final and end the stream."""
+        """Post ``done``; once its commit is sent, send ``release`` final and end the stream.
+
+        Sent, not answered: the KVS applies the commit before anything the
+        release leads to (the job-manager's ``release``/``free``/``clean``,
+        or a reader who saw them), see :mod:`fluxlab.exec.kvsbatch`.
+        """
         self.post("done")
-        self.mod.kvs.then(lambda err: self._released())
+        self.mod.kvs.when_sent(self._released)
 
     def _released(self) -> None:
         self.respond("release", {"ranks": "all", "final": True})

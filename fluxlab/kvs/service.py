@@ -124,6 +124,18 @@ class KVSModule(ServiceModule):
             **self.model.stats(),
         }
 
+    def _settle(self) -> None:
+        """Apply the commits that arrived before the read being answered.
+
+        Every read (lookup, getroot, namespace-list, a watch's first value)
+        sees every commit that reached the KVS before it, so a commit sent
+        before a message lands before any read that message leads to (e.g.
+        the job-manager's R + ``alloc``, sent before its journal reached a
+        reader; job-exec's ``done``, sent before its ``release``).
+        """
+        if self._pending:
+            self._flush()
+
     @staticmethod
     def _err(e: KVSError) -> ServiceError:
         return ServiceError(e.errno, str(e))
@@ -141,10 +153,7 @@ class KVSModule(ServiceModule):
             ("treeobj", bool, False),
             ("readlink", bool, False),
         )
-        if self._pending:
-            # a lookup sees every commit that reached the KVS before it (e.g. the
-            # job-manager's R + alloc, sent before its journal reached a reader)
-            self._flush()
+        self._settle()
         m = self.model
         try:
             cur = m.version(ns) if version is None else version
@@ -174,6 +183,7 @@ class KVSModule(ServiceModule):
     @request_handler("getroot")
     def getroot(self, msg):
         (ns,) = unpack(msg, ("namespace", str, PRIMARY_NAMESPACE))
+        self._settle()
         try:
             info = self.model.namespace_info(ns)
         except KVSError as e:
@@ -281,6 +291,7 @@ class KVSModule(ServiceModule):
 
     @request_handler("namespace-list")
     def namespace_list(self, msg):
+        self._settle()
         return {
             "namespaces": [
                 {"namespace": i.name, "owner": i.owner, "version": i.version}
@@ -310,6 +321,7 @@ class KVSModule(ServiceModule):
             flags |= F.WATCH_FULL
         if append:
             flags |= F.WATCH_APPEND
+        self._settle()
         try:
             wid, events = self.watches.add(key, ns, flags)
         except KVSError as e:

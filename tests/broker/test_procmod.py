@@ -239,3 +239,18 @@ def test_module_process_exits_when_its_broker_is_killed():
     finally:
         inst.kill_all()
         inst.__exit__(None, None, None)
+
+
+def test_job_exec_in_a_process_releases_after_done_lands():
+    """job-exec sends a job's final ``release`` once its ``done`` commit is
+    *sent*; from a process of its own, the commit and the release take
+    different ways into the broker, and the KVS must still apply the commit
+    before the job-manager's ``release`` (docs/spec/kvs-rpc.md, "Order")."""
+    from tests.exec.test_exec_pipeline import check_done_before_release, js
+
+    conf = {"broker": {"module-processes": ["kvs", "job-exec"]}}
+    with LocalInstance(1, conf=conf) as inst, fluxlab.Flux(inst.uri) as h:
+        assert "pid" in _modules(h)["job-exec"]
+        sim = js(["x"])
+        sim.setattr("system.exec.test.run_duration", "0.2s")
+        check_done_before_release(h, [sim] * 6 + [js(["sleep", "0.2"])])

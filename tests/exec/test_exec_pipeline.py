@@ -153,3 +153,39 @@ def test_everything_cleaned_up(h):
     assert h.rpc("job-exec.stats").get(10)["streams"] == 0
     for r in range(2):
         assert h.rpc("exec.stats", nodeid=r).get(10)["running-tasks"] == 0
+
+
+def release_version(h, jobid, timeout=20.0) -> int:
+    """The KVS version at which the job's main eventlog first holds ``release``."""
+    key = job_key(jobid, "eventlog")
+    fut = h.rpc("kvs.watch", {"key": key, "append": True}, flags=FLAG_STREAMING)
+    text = ""
+    while True:
+        resp = fut.get(timeout)
+        text += resp["data"]
+        if '"name":"release"' in text:
+            fut.cancel()
+            return resp["version"]
+        fut.reset()
+
+
+def exec_eventlog_at(h, jobid, version) -> list[str]:
+    key = job_key(jobid, "guest", "exec", "eventlog")
+    data = h.rpc("kvs.lookup", {"key": key, "version": version}).get(10)["data"]
+    return [EventLogEvent(line).name for line in data.splitlines()]
+
+
+def check_done_before_release(h, specs) -> None:
+    """In every KVS version that shows a job's ``release``, its exec eventlog ends
+    with ``done``: job-exec releases a job once the ``done`` commit is sent, and
+    the KVS must still apply that commit first."""
+    ids = [flux.job.submit(h, spec) for spec in specs]
+    for jobid in ids:
+        version = release_version(h, jobid)
+        assert exec_eventlog_at(h, jobid, version)[-1] == "done", jobid
+
+
+def test_done_lands_before_release(h):
+    sim = js(["x"])
+    sim.setattr("system.exec.test.run_duration", "0.2s")
+    check_done_before_release(h, [sim] * 6 + [js(["sleep", "0.2"])])
