@@ -28,6 +28,7 @@ __all__ = ["JobIngest", "job_key"]
 
 _FLAGS = FLAG_DEBUG | FLAG_WAITABLE | FLAG_NOVALIDATE
 _CACHE_MAX = 1024
+_UNKNOWN = object()  # not in the feasibility cache (None there means feasible)
 
 
 class _Pending:
@@ -140,23 +141,36 @@ class JobIngest(ServiceModule):
     def _flush(self) -> None:
         self._flush_scheduled = False
         batch, self._batch = self._batch, []
-        jobs = [p for _, js, _ in batch for p in js if p.error is None]
-        unknown = {p.text for p in jobs if p.text not in self._feasible}
+        # this batch's answers, by jobspec text: taken from the bounded cache
+        # now, or asked for; the commit reads them here, since the cache may
+        # evict an answer before then (more distinct jobspecs than it holds)
+        answers: dict[str, tuple[int, str] | None] = {}
+        unknown: dict[str, dict] = {}
+        cache = self._feasible
+        for _, js, _ in batch:
+            for p in js:
+                text = p.text
+                if p.error is not None or text in answers or text in unknown:
+                    continue
+                known = cache.get(text, _UNKNOWN)
+                if known is _UNKNOWN:
+                    unknown[text] = p.jobspec
+                else:
+                    answers[text] = known
         if not unknown:
-            self._commit(batch)
+            self._commit(batch, answers)
             return
         waiting = {"n": len(unknown)}
 
         def done(text: str, result) -> None:
-            self._feasible[text] = result
-            if len(self._feasible) > _CACHE_MAX:
-                self._feasible.pop(next(iter(self._feasible)))
+            answers[text] = cache[text] = result
+            if len(cache) > _CACHE_MAX:
+                cache.pop(next(iter(cache)))
             waiting["n"] -= 1
             if waiting["n"] == 0:
-                self._commit(batch)
+                self._commit(batch, answers)
 
-        for text in unknown:
-            obj = next(p.jobspec for p in jobs if p.text == text)
+        for text, obj in unknown.items():
             f = self.h.rpc("feasibility.check", {"jobspec": obj})
             f.then(lambda fut, t=text: done(t, self._feasibility_result(fut)))
 
@@ -170,13 +184,13 @@ class JobIngest(ServiceModule):
                 return None
             return (e.errno, f"unsatisfiable request: {e}")
 
-    def _commit(self, batch) -> None:
+    def _commit(self, batch, answers: dict[str, tuple[int, str] | None]) -> None:
         now = time.time()
         ops, manager_jobs = [], []
         for _, jobs, _ in batch:
             for p in jobs:
                 if p.error is None:
-                    bad = self._feasible.get(p.text)
+                    bad = answers[p.text]
                     if bad is not None:
                         p.error = bad
                         continue
