@@ -90,16 +90,20 @@ class RealJob(ExecJob):
             ):
                 truncated.add(where)
                 _truncate(where)
-        self.mod.kvs.then(self._launch)
+        # launch once the commit is sent: it lands before anything the tasks
+        # write (see fluxlab.exec.kvsbatch); if it then fails, the job fails
+        self.mod.kvs.when_sent(self._launch)
+        self.mod.kvs.then(self._eventlogs_written)
 
     def _output_event(self, key: str, event: dict) -> None:
         self.mod.kvs.append(key, encode_event({"timestamp": time.time(), **event}))
 
-    def _launch(self, err: BaseException | None) -> None:
-        if err is not None:
-            self.raise_exception("exec", f"cannot write the job's eventlogs: {err}")
-            self.release()
-            return
+    def _eventlogs_written(self, err: BaseException | None) -> None:
+        if err is not None and not self.finished:
+            self.status = max(self.status, 1 << 8)
+            self._fatal(f"cannot write the job's eventlogs: {err}")
+
+    def _launch(self) -> None:
         if self.early_signal:
             # killed before any task started: report it as the tasks' fate
             self.status = shell_status(self.early_signal)

@@ -261,8 +261,9 @@ class ExecModule(ServiceModule):
         job.finishing = True
         for proc in job.procs.values():
             proc.kill_group()  # background processes a task left behind end with the job
-        # the stream ends only once every output line of the job is in the KVS
-        self.kvs.then(lambda err, job=job: self._job_done(job))
+        # the stream ends once every output line of the job is sent to the KVS,
+        # which applies them before anything the end leads to (exec.kvsbatch)
+        self.kvs.when_sent(lambda job=job: self._job_done(job))
 
     def _job_done(self, job: _LocalJob) -> None:
         self._cleanup(job)

@@ -189,3 +189,22 @@ def test_done_lands_before_release(h):
     sim = js(["x"])
     sim.setattr("system.exec.test.run_duration", "0.2s")
     check_done_before_release(h, [sim] * 6 + [js(["sleep", "0.2"])])
+
+
+def test_job_fails_if_its_eventlogs_cannot_be_written(h):
+    """job-exec launches the tasks once the eventlog commit is sent; if the KVS
+    then refuses it, the job fails with an exec exception and its tasks are
+    killed (never a job running with no record of it)."""
+    jobid = flux.job.submit(h, js(["sleep", "30"]), urgency=0)  # held
+    # a symlink loop where the job's guest directory goes: writes below it fail
+    guest = job_key(jobid, "guest")
+    commit = {"ops": [{"op": "symlink", "key": guest, "target": guest}]}
+    h.rpc("kvs.commit", commit).get(10)
+    h.rpc("job-manager.urgency", {"id": int(jobid), "urgency": 16}).get(10)
+    evs = events(h, jobid)
+    exc = next(e for e in evs if e.name == "exception")
+    assert exc.context["type"] == "exec"
+    assert "cannot write the job's eventlogs" in exc.context["note"]
+    finish = next(e for e in evs if e.name == "finish")
+    assert finish.context["status"] == (128 + signal.SIGTERM) << 8
+    assert names(evs)[-1] == "free"
