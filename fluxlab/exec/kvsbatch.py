@@ -8,20 +8,21 @@ its own commit would multiply messages and root updates.  A
 loop iteration, after everything that arrived in this one was handled.
 
 :meth:`KVSBatcher.then` runs a callback once every operation added so far
-is committed — how the exec services make sure a job's eventlogs are in the
-KVS before they launch its tasks, and its output before its stream ends.
+is committed (or failed): how job-exec learns that a job's eventlogs could
+not be written.
 
 :meth:`KVSBatcher.when_sent` runs a callback once every operation added so
 far is *sent*.  That is enough to order a write before whatever the
 callback causes: the KVS lives on rank 0 and every request reaches it
 through rank 0's broker, in the order the broker routed them, and the KVS
-applies commits in arrival order and answers a lookup only after the
-commits that arrived before it (docs/spec/kvs-rpc.md).  So a commit sent
-before a message M lands before any commit or lookup that M leads to.
-job-exec sends a job's final ``release`` this way, right after its ``done``
-commit: waiting for the commit's answer held every finished job's cores for
-a KVS round trip, and in the throughput benchmark left the broker idle ~10%
-of the time with all cores waiting on it.
+applies commits in arrival order and answers a read only after the commits
+that arrived before it (docs/spec/kvs-rpc.md, "Order").  So a commit sent
+before a message M lands before any commit or read that M leads to.  The
+exec services launch a job's tasks, end a rank's launch stream and send a
+job's final ``release`` this way: waiting for the commit's answer held
+every finished job's cores for a KVS round trip, and in the throughput
+benchmark left the broker idle ~10% of the time with all cores waiting on
+it.
 """
 
 from __future__ import annotations
