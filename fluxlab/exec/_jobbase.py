@@ -90,7 +90,7 @@ class ExecJob:
         self._arm_time_limit()
 
     def finish(self) -> None:
-        """Every task is gone: post complete, respond finish; release after done commits."""
+        """Every task is gone: post complete, respond finish, release (see :meth:`release`)."""
         if self.finished:
             return
         self.finished = True
