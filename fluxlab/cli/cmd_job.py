@@ -17,6 +17,15 @@ def _id(raw: str) -> int:
         raise CommandError(str(e)) from None
 
 
+#: ``-p`` shorthands, as flux-core's ``flux job eventlog/wait-event`` take them
+_EVENTLOG_PATHS = {"exec": "guest.exec.eventlog", "output": "guest.output", "input": "guest.input"}
+_PATH_HELP = "eventlog (default), exec (guest.exec.eventlog), output (guest.output), or a key"
+
+
+def _eventlog_path(text: str) -> str:
+    return _EVENTLOG_PATHS.get(text, text)
+
+
 def add_parser(sub, name, helptext):
     p = sub.add_parser(name, help=helptext)
     s = p.add_subparsers(dest="job_cmd", metavar="SUBCOMMAND", required=True)
@@ -29,9 +38,7 @@ def add_parser(sub, name, helptext):
     x = s.add_parser("eventlog", help="print a job eventlog")
     x.add_argument("-f", "--format", choices=["text", "json"], default="text")
     x.add_argument("-T", "--time-format", choices=["raw", "iso", "offset"], default="raw")
-    x.add_argument(
-        "-p", "--path", default="eventlog", help="eventlog, guest.exec.eventlog, guest.output"
-    )
+    x.add_argument("-p", "--path", type=_eventlog_path, default="eventlog", help=_PATH_HELP)
     x.add_argument(
         "-F", "--follow", action="store_true", help="keep printing until the eventlog ends"
     )
@@ -98,7 +105,7 @@ def add_parser(sub, name, helptext):
 
     x = s.add_parser("wait-event", help="wait for an event in a job eventlog")
     x.add_argument("-t", "--timeout", type=float, default=None)
-    x.add_argument("-p", "--path", default="eventlog")
+    x.add_argument("-p", "--path", type=_eventlog_path, default="eventlog", help=_PATH_HELP)
     x.add_argument("-q", "--quiet", action="store_true")
     x.add_argument("jobid")
     x.add_argument("event")

@@ -91,6 +91,12 @@ def test_job_subcommands(inst):
     rc, out, _ = cmd(inst, "job", "eventlog", jobid)
     names = [line.split()[1] for line in out.splitlines()]
     assert names[0] == "submit" and names[-1] == "clean" and "start" in names
+    # flux-core's -p shorthands: exec, output
+    rc, out, _ = cmd(inst, "job", "eventlog", "-p", "exec", jobid)
+    assert rc == 0 and [line.split()[1] for line in out.splitlines()][-1] == "done"
+    rc, out, _ = cmd(inst, "job", "eventlog", "-p", "output", jobid)
+    assert rc == 0 and out.split("\n")[0].split()[1] == "header" and "info" in out
+    assert cmd(inst, "job", "wait-event", "-p", "exec", jobid, "done")[0] == 0
     rc, out, _ = cmd(inst, "job", "info", jobid, "jobspec")
     assert json.loads(out)["version"] == 1
     rc, out, _ = cmd(inst, "job", "info", jobid, "R")
