@@ -20,7 +20,6 @@ Usage: ``python bench/exec.py [--quick]``
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 import time
@@ -30,7 +29,6 @@ from _util import stats_us
 
 import fluxlab
 from fluxlab._proto import FLAG_STREAMING
-from fluxlab.core.errors import FluxError
 from fluxlab.job.jobspec import JobspecV1
 from fluxlab.resource.rv1 import ResourceSet
 
@@ -47,12 +45,10 @@ PIPELINE = [
 
 
 def drain(fut) -> None:
+    """Read a ``job-exec.start`` stream to its end: the final ``release`` (RFC 32)."""
     while True:
-        try:
-            fut.get(60)
-        except FluxError as e:
-            if e.errno != errno.ENODATA:
-                raise
+        resp = fut.get(60)
+        if resp.get("type") == "release" and resp.get("data", {}).get("final"):
             return
         fut.reset()
 

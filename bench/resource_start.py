@@ -1,6 +1,6 @@
 """Embedded start-up time with and without the resource module; prints JSON.
 
-``python bench/resource_start.py [--size N] [--runs N]``.  Reports the median
+``python bench/resource_start.py [--size N] [--runs N] [--quick]``.  Reports the median
 and p99 time for ``fluxlab.start(size=N)`` to return (rank 0 in RUN), and
 how long after that ``resource.status`` (which waits for R) is answered.
 """
@@ -41,7 +41,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--size", type=int, default=4)
     p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--quick", action="store_true", help="3 runs")
     args = p.parse_args()
+    if args.quick:
+        args.runs = 3
     without = [m for m in DEFAULT_MODULES if m[0] != "resource"]
     result = {
         "size": args.size,

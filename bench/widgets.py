@@ -16,7 +16,7 @@ under 1 s.
   its node-link graph; *refresh_ms* re-renders after the allocations changed;
   *drill_ms* renders a node's cores.
 
-Usage: ``python bench/widgets.py [--jobs N] [--nodes N] [--repeat K]``
+Usage: ``python bench/widgets.py [--jobs N] [--nodes N] [--repeat K] [--quick]``
 """
 
 from __future__ import annotations
@@ -130,7 +130,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--nodes", type=int, default=1024)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="1,000 jobs, 128 nodes, 2 repeats")
     args = p.parse_args()
+    if args.quick:
+        args.jobs, args.nodes, args.repeat = 1000, 128, 2
     result = {
         "jobtable": bench_jobtable(args.jobs, args.batch, args.repeat),
         "resourcegraph": bench_resourcegraph(args.nodes, args.repeat),
