@@ -4,9 +4,10 @@ At start it registers with ``job-manager.exec-hello {service: "job-exec"}``.
 ``job-exec.start {id, userid, jobspec, R}`` (streaming) runs one job and
 answers with ``{id, type, data}`` responses: ``start``, ``exception``,
 ``finish {status}``, and last ``release {ranks: "all", final: true}``,
-which ends the stream (RFC 32: no ``ENODATA`` follows).  A jobspec or R the service cannot use is answered
-with an ``exec`` exception and the final release (never an error response,
-which the job manager would take as the death of the exec service).
+which ends the stream (RFC 32: no ``ENODATA`` follows).  A jobspec or R
+the service cannot use is answered with an ``exec`` exception and the final
+release (never an error response, which the job manager would take as the
+death of the exec service).
 
 ``job-exec.kill {id, signum, escalate?}`` signals the job's tasks; with
 ``escalate`` SIGKILL follows after the kill timeout and is repeated until

@@ -16,7 +16,8 @@ per rank of the job; this module starts one process per local task with
 * ``{"type": "exit", "taskrank", "status"}`` for each task that ran, with
   its wait status, once it exited and its output reached EOF;
 * ``ENODATA`` once every started task exited and all of the job's output on
-  this rank is committed to the KVS.
+  this rank is sent to the KVS (which applies it before anything the end of
+  the stream leads to: :mod:`fluxlab.exec.kvsbatch`).
 
 ``exec.kill {id, signum}`` signals every running task of the job here.
 Cancelling the launch stream, or its sender going away, kills the tasks.
