@@ -100,7 +100,7 @@ class RealJob(ExecJob):
 
     def _eventlogs_written(self, err: BaseException | None) -> None:
         if err is not None and not self.finished:
-            self.status = max(self.status, 1 << 8)
+            # the exception makes finish() report at least 1 << 8
             self._fatal(f"cannot write the job's eventlogs: {err}")
 
     def _launch(self) -> None:
